@@ -1,0 +1,46 @@
+//! Sealed Secrets core: the wire format, scopes, keys and certificates, the `SealedSecret`
+//! types and CRD, sealing a Secret, unsealing to a Secret, and `template.data` rendering.
+//!
+//! Pure logic: no I/O, no async runtime. Everything here is unit- and property-tested without
+//! a cluster; the controller and `kubeseal` are thin adapters around it.
+
+pub mod codec;
+pub mod crypto;
+pub mod keys;
+pub mod pem;
+pub mod scope;
+pub mod seal;
+pub mod template;
+pub mod types;
+pub mod unseal;
+
+pub use crypto::{DecryptError, EncryptError, hybrid_decrypt, hybrid_decrypt_any, hybrid_encrypt};
+pub use keys::{Backend, Certificate, KeyError, PrivateKey, PublicKey};
+pub use scope::Scope;
+pub use seal::{InputSecret, SealError, SealOptions, seal, seal_raw};
+pub use types::{
+    SealedSecret, SealedSecretCondition, SealedSecretSpec, SealedSecretStatus, SecretTemplateSpec,
+};
+pub use unseal::{UnsealError, UnsealOptions, Unsealed, unseal};
+
+/// Annotations and labels with a meaning to Sealed Secrets.
+pub mod annotations {
+    /// `"true"` on a SealedSecret (top level): empty OAEP label, unseal anywhere.
+    pub const CLUSTER_WIDE: &str = "sealedsecrets.bitnami.com/cluster-wide";
+    /// `"true"` on a SealedSecret (top level): label is the namespace only.
+    pub const NAMESPACE_WIDE: &str = "sealedsecrets.bitnami.com/namespace-wide";
+    /// `"true"` on an existing Secret: the controller may take it over.
+    pub const MANAGED: &str = "sealedsecrets.bitnami.com/managed";
+    /// `"true"` on an existing Secret: merge into it instead of replacing it.
+    pub const PATCH: &str = "sealedsecrets.bitnami.com/patch";
+    /// `"true"` in `spec.template.metadata.annotations`: no ownerReference on the Secret.
+    pub const SKIP_SET_OWNER_REFERENCES: &str =
+        "sealedsecrets.bitnami.com/skip-set-owner-references";
+    /// Label on key Secrets; value `active` marks a key to load.
+    pub const SEALING_KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
+    /// Annotations that hold a full copy of an applied object, stripped when sealing.
+    pub const LAST_APPLIED: &[&str] = &[
+        "kubectl.kubernetes.io/last-applied-configuration",
+        "kubecfg.ksonnet.io/last-applied-configuration",
+    ];
+}
