@@ -123,7 +123,11 @@ pub fn to_json<T: Serialize>(value: &T) -> Result<String, CodecError> {
 pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, serde_saphyr::ser::Error> {
     let v =
         serde_json::to_value(value).map_err(|e| serde_saphyr::ser::Error::from(e.to_string()))?;
-    let mut s = serde_saphyr::to_string(&v)?;
+    // Long single-line strings (ciphertexts) stay plain scalars instead of folded blocks;
+    // multi-line strings (templates) still use literal blocks.
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.folded_wrap_chars = usize::MAX;
+    let mut s = serde_saphyr::to_string_with_options(&v, options)?;
     if !s.ends_with('\n') {
         s.push('\n');
     }
@@ -198,8 +202,11 @@ mod tests {
 
     #[test]
     fn yaml_output_sorted_and_parseable() {
-        let v = serde_json::json!({"z": 1, "a": {"y": "Ag==", "b": "x: y"}});
+        let long = "A".repeat(700);
+        let v = serde_json::json!({"z": 1, "a": {"y": "Ag==", "b": "x: y", "c": "l1\nl2\n", "d": long}});
         let y = to_yaml(&v).unwrap();
+        assert!(y.contains(&format!("d: {long}\n")), "{y}");
+        assert!(y.contains("c: |"), "{y}");
         assert!(y.find("a:").unwrap() < y.find("z:").unwrap());
         let back = parse_single(y.as_bytes()).unwrap();
         assert_eq!(back, v);

@@ -6,8 +6,10 @@
 
 pub mod codec;
 pub mod crypto;
+pub mod keyfile;
 pub mod keys;
 pub mod pem;
+pub mod reseal;
 pub mod scope;
 pub mod seal;
 pub mod template;
@@ -16,6 +18,7 @@ pub mod unseal;
 
 pub use crypto::{DecryptError, EncryptError, hybrid_decrypt, hybrid_decrypt_any, hybrid_encrypt};
 pub use keys::{Backend, Certificate, KeyError, PrivateKey, PublicKey};
+pub use reseal::{ResealError, reencrypt};
 pub use scope::Scope;
 pub use seal::{InputSecret, SealError, SealOptions, seal, seal_raw};
 pub use types::{

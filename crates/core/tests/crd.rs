@@ -1,6 +1,8 @@
 //! `deploy/crd.yaml` must be exactly what the Rust types generate.
 //! Regenerate with `UPDATE_GOLDEN=1 cargo test -p sealed-secrets-core --test crd`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 
 #[test]

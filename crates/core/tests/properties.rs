@@ -1,6 +1,8 @@
 //! Property tests: sealing round-trips any bytes under any scope, and any tampering or any
 //! mismatch of the scope's label fails.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::OnceLock;
 
 use proptest::prelude::*;

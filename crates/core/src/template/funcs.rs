@@ -1,0 +1,747 @@
+//! Function table (Go builtins + Sprig) and the Go builtin functions.
+
+use super::fmt::{quote_str, sprint, sprint_value, sprintf, sprintln};
+use super::sprig;
+use super::uni;
+use super::value::{Heap, MapId, TooDeep, Value, is_true, type_name};
+
+/// Static Go parameter type of a function argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ty {
+    /// `interface {}`
+    Any,
+    /// `reflect.Value` (builtins that see the raw value)
+    Rv,
+    Str,
+    Int,
+    Float,
+    Bool,
+    /// `map[string]interface {}`
+    Map,
+}
+
+impl Ty {
+    pub(crate) fn go_name(self) -> &'static str {
+        match self {
+            Ty::Any => "interface {}",
+            Ty::Rv => "reflect.Value",
+            Ty::Str => "string",
+            Ty::Int => "int",
+            Ty::Float => "float64",
+            Ty::Bool => "bool",
+            Ty::Map => "map[string]interface {}",
+        }
+    }
+}
+
+/// Execution context handed to function implementations.
+pub(crate) struct Cx<'a> {
+    pub heap: &'a mut Heap,
+    /// For each argument: was it written as a string literal in the
+    /// template? (Used to decide whether a message may be echoed in errors.)
+    pub literal: &'a [bool],
+}
+
+pub(crate) type Imp = fn(&mut Cx<'_>, &[Value]) -> Result<Value, String>;
+
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    And,
+    Or,
+    Call,
+    Normal(Imp),
+}
+
+pub(crate) struct FuncDef {
+    pub name: &'static str,
+    pub params: &'static [Ty],
+    pub variadic: Option<Ty>,
+    pub kind: Kind,
+}
+
+impl std::fmt::Debug for FuncDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FuncDef").field("name", &self.name).finish()
+    }
+}
+
+pub(crate) const TOO_DEEP: &str = "value nesting exceeds the maximum depth";
+
+pub(crate) fn too_deep(_: TooDeep) -> String {
+    TOO_DEEP.to_string()
+}
+
+/// Argument `n` (the executor guarantees arity; this never fails).
+pub(crate) fn arg(a: &[Value], n: usize) -> &Value {
+    a.get(n).unwrap_or(&Value::Invalid)
+}
+
+pub(crate) fn s_arg(a: &[Value], n: usize) -> &str {
+    match arg(a, n) {
+        Value::Str(s) => s,
+        _ => "",
+    }
+}
+
+pub(crate) fn i_arg(a: &[Value], n: usize) -> i64 {
+    match arg(a, n) {
+        Value::Int(i) => *i,
+        _ => 0,
+    }
+}
+
+pub(crate) fn b_arg(a: &[Value], n: usize) -> bool {
+    matches!(arg(a, n), Value::Bool(true))
+}
+
+pub(crate) fn m_arg(a: &[Value], n: usize) -> Option<MapId> {
+    match arg(a, n) {
+        Value::Map(id) => Some(*id),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Go builtins
+
+/// Go's `indirectInterface`: a nil interface becomes the invalid value.
+fn indirect_interface(v: &Value) -> Value {
+    match v {
+        Value::Nil => Value::Invalid,
+        other => other.clone(),
+    }
+}
+
+fn b_not(cx: &mut Cx<'_>, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::Bool(!is_true(arg(a, 0), cx.heap)))
+}
+
+fn b_len(cx: &mut Cx<'_>, a: &[Value]) -> Result<Value, String> {
+    match arg(a, 0) {
+        Value::Nil => Err("len of nil pointer".to_string()),
+        Value::Invalid => Err("reflect: call of reflect.Value.Type on zero Value".to_string()),
+        v @ (Value::Str(_) | Value::List(_) | Value::Map(_) | Value::StrMap(_)) => {
+            let n = super::value::value_len(v, cx.heap).unwrap_or(0);
+            Ok(Value::Int(n as i64))
+        }
+        v => Err(format!("len of type {}", type_name(v))),
+    }
+}
+
+fn index_arg(index: &Value, len: usize) -> Result<usize, String> {
+    let x = match index {
+        Value::Int(i) | Value::Int64(i) => *i,
+        Value::Uint8(b) => i64::from(*b),
+        Value::Invalid | Value::Nil => return Err("cannot index slice/array with nil".to_string()),
+        other => {
+            return Err(format!(
+                "cannot index slice/array with type {}",
+                type_name(other)
+            ));
+        }
+    };
+    // Go reports the offending index; it may be derived from secret data,
+    // so it is deliberately left out of the message.
+    if x < 0 || x as u64 > len as u64 {
+        return Err("index out of range".to_string());
+    }
+    Ok(x as usize)
+}
+
+fn b_index(cx: &mut Cx<'_>, a: &[Value]) -> Result<Value, String> {
+    let mut item = indirect_interface(arg(a, 0));
+    if matches!(item, Value::Invalid) {
+        return Err("index of untyped nil".to_string());
+    }
+    for index in a.iter().skip(1) {
+        let index = indirect_interface(index);
+        if matches!(item, Value::Nil | Value::Invalid) {
+            return Err("index of nil pointer".to_string());
+        }
+        item = match &item {
+            Value::Str(s) => {
+                let x = index_arg(&index, s.len())?;
+                match s.as_bytes().get(x) {
+                    Some(b) => Value::Uint8(*b),
+                    None => return Err("reflect: string index out of range".to_string()),
+                }
+            }
+            Value::List(l) => {
+                let x = index_arg(&index, l.items.len())?;
+                match l.items.get(x) {
+                    Some(v) => v.clone(),
+                    None => return Err("reflect: slice index out of range".to_string()),
+                }
+            }
+            Value::Map(id) => {
+                let key = map_key(&index)?;
+                cx.heap.map_get(*id, &key).unwrap_or(Value::Nil)
+            }
+            Value::StrMap(m) => {
+                let key = map_key(&index)?;
+                Value::str(m.get(&key).map_or("", String::as_str))
+            }
+            other => return Err(format!("can't index item of type {}", type_name(other))),
+        };
+    }
+    Ok(item)
+}
+
+fn map_key(index: &Value) -> Result<String, String> {
+    match index {
+        Value::Str(s) => Ok(s.to_string()),
+        Value::Invalid | Value::Nil => Err("value is nil; should be of type string".to_string()),
+        other => Err(format!(
+            "value has type {}; should be string",
+            type_name(other)
+        )),
+    }
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum BasicKind {
+    Invalid,
+    Bool,
+    Int,
+    Float,
+    Str,
+    Uint,
+}
+
+fn basic_kind(v: &Value) -> BasicKind {
+    match v {
+        Value::Bool(_) => BasicKind::Bool,
+        Value::Int(_) | Value::Int64(_) => BasicKind::Int,
+        Value::Uint8(_) => BasicKind::Uint,
+        Value::Float(_) => BasicKind::Float,
+        Value::Str(_) => BasicKind::Str,
+        _ => BasicKind::Invalid,
+    }
+}
+
+fn int_of(v: &Value) -> i64 {
+    v.as_int().unwrap_or(0)
+}
+
+fn reflect_kind(v: &Value) -> u8 {
+    match v {
+        Value::Invalid | Value::Nil => 0,
+        Value::List(_) => 1,
+        Value::Map(_) | Value::StrMap(_) => 2,
+        _ => 3,
+    }
+}
+
+fn is_nil_value(v: &Value, heap: &Heap) -> bool {
+    match v {
+        Value::Invalid | Value::Nil => true,
+        Value::List(l) => l.is_nil,
+        Value::Map(id) => heap.map_is_nil(*id),
+        _ => false,
+    }
+}
+
+fn eq_impl(heap: &Heap, arg1: &Value, rest: &[Value]) -> Result<bool, String> {
+    let arg1 = indirect_interface(arg1);
+    if rest.is_empty() {
+        return Err("missing argument for comparison".to_string());
+    }
+    let k1 = basic_kind(&arg1);
+    for arg in rest {
+        let arg = indirect_interface(arg);
+        let k2 = basic_kind(&arg);
+        let truth;
+        if k1 != k2 {
+            match (k1, k2) {
+                (BasicKind::Int, BasicKind::Uint) | (BasicKind::Uint, BasicKind::Int) => {
+                    truth = int_of(&arg1) == int_of(&arg);
+                }
+                _ => {
+                    if !matches!(arg1, Value::Invalid) && !matches!(arg, Value::Invalid) {
+                        return Err(format!(
+                            "incompatible types for comparison: {} and {}",
+                            type_name(&arg1),
+                            type_name(&arg)
+                        ));
+                    }
+                    truth = false;
+                }
+            }
+        } else {
+            truth = match (&arg1, &arg) {
+                (Value::Bool(x), Value::Bool(y)) => x == y,
+                #[allow(clippy::float_cmp)]
+                (Value::Float(x), Value::Float(y)) => x == y,
+                (Value::Str(x), Value::Str(y)) => x == y,
+                _ if k1 == BasicKind::Int || k1 == BasicKind::Uint => int_of(&arg1) == int_of(&arg),
+                _ => {
+                    let (r1, r2) = (reflect_kind(&arg1), reflect_kind(&arg));
+                    if r1 != r2 && r1 != 0 && r2 != 0 {
+                        // Go includes the values here; they may be secret.
+                        return Err(format!(
+                            "non-comparable types {} and {}",
+                            type_name(&arg1),
+                            type_name(&arg)
+                        ));
+                    }
+                    if is_nil_value(&arg1, heap) || is_nil_value(&arg, heap) {
+                        is_nil_value(&arg, heap) == is_nil_value(&arg1, heap)
+                    } else {
+                        return Err(format!("non-comparable type {}", type_name(&arg)));
+                    }
+                }
+            };
+        }
+        if truth {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn lt_impl(a1: &Value, a2: &Value) -> Result<bool, String> {
+    let a1 = indirect_interface(a1);
+    let a2 = indirect_interface(a2);
+    let k1 = basic_kind(&a1);
+    if k1 == BasicKind::Invalid {
+        return Err("invalid type for comparison".to_string());
+    }
+    let k2 = basic_kind(&a2);
+    if k2 == BasicKind::Invalid {
+        return Err("invalid type for comparison".to_string());
+    }
+    if k1 != k2 {
+        return match (k1, k2) {
+            (BasicKind::Int, BasicKind::Uint) | (BasicKind::Uint, BasicKind::Int) => {
+                Ok(int_of(&a1) < int_of(&a2))
+            }
+            _ => Err(format!(
+                "incompatible types for comparison: {} and {}",
+                type_name(&a1),
+                type_name(&a2)
+            )),
+        };
+    }
+    match (&a1, &a2) {
+        (Value::Bool(_), _) => Err("invalid type for comparison".to_string()),
+        (Value::Float(x), Value::Float(y)) => Ok(x < y),
+        (Value::Str(x), Value::Str(y)) => Ok(x < y),
+        _ => Ok(int_of(&a1) < int_of(&a2)),
+    }
+}
+
+fn b_eq(cx: &mut Cx<'_>, a: &[Value]) -> Result<Value, String> {
+    eq_impl(cx.heap, arg(a, 0), a.get(1..).unwrap_or(&[])).map(Value::Bool)
+}
+
+fn b_ne(cx: &mut Cx<'_>, a: &[Value]) -> Result<Value, String> {
+    eq_impl(cx.heap, arg(a, 0), a.get(1..2).unwrap_or(&[])).map(|b| Value::Bool(!b))
+}
+
+fn b_lt(_: &mut Cx<'_>, a: &[Value]) -> Result<Value, String> {
+    lt_impl(arg(a, 0), arg(a, 1)).map(Value::Bool)
+}
+
+fn le_impl(heap: &Heap, a: &[Value]) -> Result<bool, String> {
+    if lt_impl(arg(a, 0), arg(a, 1))? {
+        return Ok(true);
+    }
+    eq_impl(heap, arg(a, 0), a.get(1..2).unwrap_or(&[]))
+}
+
+fn b_le(cx: &mut Cx<'_>, a: &[Value]) -> Result<Value, String> {
+    le_impl(cx.heap, a).map(Value::Bool)
+}
+
+fn b_gt(cx: &mut Cx<'_>, a: &[Value]) -> Result<Value, String> {
+    le_impl(cx.heap, a).map(|b| Value::Bool(!b))
+}
+
+fn b_ge(_: &mut Cx<'_>, a: &[Value]) -> Result<Value, String> {
+    lt_impl(arg(a, 0), arg(a, 1)).map(|b| Value::Bool(!b))
+}
+
+fn b_print(cx: &mut Cx<'_>, a: &[Value]) -> Result<Value, String> {
+    sprint(a, cx.heap).map(Value::str).map_err(too_deep)
+}
+
+fn b_println(cx: &mut Cx<'_>, a: &[Value]) -> Result<Value, String> {
+    sprintln(a, cx.heap).map(Value::str).map_err(too_deep)
+}
+
+fn b_printf(cx: &mut Cx<'_>, a: &[Value]) -> Result<Value, String> {
+    sprintf(s_arg(a, 0), a.get(1..).unwrap_or(&[]), cx.heap)
+        .map(Value::str)
+        .map_err(too_deep)
+}
+
+/// Go's `evalArgs` used by html/js/urlquery.
+fn eval_args(heap: &Heap, a: &[Value]) -> Result<String, String> {
+    if let [Value::Str(s)] = a {
+        return Ok(s.to_string());
+    }
+    let args: Vec<Value> = a
+        .iter()
+        .map(|v| {
+            if v.is_nilish() {
+                Value::str("<no value>")
+            } else {
+                v.clone()
+            }
+        })
+        .collect();
+    sprint(&args, heap).map_err(too_deep)
+}
+
+pub(crate) fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\0' => out.push('\u{FFFD}'),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub(crate) fn js_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '<' => out.push_str("\\u003C"),
+            '>' => out.push_str("\\u003E"),
+            '&' => out.push_str("\\u0026"),
+            '=' => out.push_str("\\u003D"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c if c.is_ascii() || uni::is_print(c) => out.push(c),
+            c => out.push_str(&format!("\\u{:04X}", c as u32)),
+        }
+    }
+    out
+}
+
+pub(crate) fn url_query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn b_html(cx: &mut Cx<'_>, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::str(html_escape(&eval_args(cx.heap, a)?)))
+}
+
+fn b_js(cx: &mut Cx<'_>, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::str(js_escape(&eval_args(cx.heap, a)?)))
+}
+
+fn b_urlquery(cx: &mut Cx<'_>, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::str(url_query_escape(&eval_args(cx.heap, a)?)))
+}
+
+/// `toString`-style conversion (Sprig's `strval`).
+pub(crate) fn strval(v: &Value, heap: &Heap) -> Result<String, String> {
+    match v {
+        Value::Str(s) => Ok(s.to_string()),
+        other => sprint_value(other, heap).map_err(too_deep),
+    }
+}
+
+pub(crate) fn go_quote(s: &str) -> String {
+    quote_str(s, false)
+}
+
+// ---------------------------------------------------------------------------
+// The table
+
+use Ty::{Any, Bool, Float, Int, Map, Rv, Str};
+
+const fn f(name: &'static str, params: &'static [Ty], variadic: Option<Ty>, imp: Imp) -> FuncDef {
+    FuncDef {
+        name,
+        params,
+        variadic,
+        kind: Kind::Normal(imp),
+    }
+}
+
+static FUNCS: &[FuncDef] = &[
+    // Go builtins (`slice` is shadowed by Sprig's, as in Go + Sprig).
+    FuncDef {
+        name: "and",
+        params: &[Rv],
+        variadic: Some(Rv),
+        kind: Kind::And,
+    },
+    FuncDef {
+        name: "or",
+        params: &[Rv],
+        variadic: Some(Rv),
+        kind: Kind::Or,
+    },
+    FuncDef {
+        name: "call",
+        params: &[Rv],
+        variadic: Some(Rv),
+        kind: Kind::Call,
+    },
+    f("not", &[Rv], None, b_not),
+    f("len", &[Rv], None, b_len),
+    f("index", &[Rv], Some(Rv), b_index),
+    f("print", &[], Some(Any), b_print),
+    f("printf", &[Str], Some(Any), b_printf),
+    f("println", &[], Some(Any), b_println),
+    f("html", &[], Some(Any), b_html),
+    f("js", &[], Some(Any), b_js),
+    f("urlquery", &[], Some(Any), b_urlquery),
+    f("eq", &[Rv], Some(Rv), b_eq),
+    f("ne", &[Rv, Rv], None, b_ne),
+    f("lt", &[Rv, Rv], None, b_lt),
+    f("le", &[Rv, Rv], None, b_le),
+    f("gt", &[Rv, Rv], None, b_gt),
+    f("ge", &[Rv, Rv], None, b_ge),
+    // Sprig: strings
+    f("hello", &[], None, sprig::hello),
+    f("abbrev", &[Int, Str], None, sprig::abbrev),
+    f("abbrevboth", &[Int, Int, Str], None, sprig::abbrevboth),
+    f("trunc", &[Int, Str], None, sprig::trunc),
+    f("trim", &[Str], None, sprig::trim),
+    f("upper", &[Str], None, sprig::upper),
+    f("lower", &[Str], None, sprig::lower),
+    f("title", &[Str], None, sprig::title),
+    f("untitle", &[Str], None, sprig::untitle),
+    f("substr", &[Int, Int, Str], None, sprig::substr),
+    f("repeat", &[Int, Str], None, sprig::repeat),
+    f("trimall", &[Str, Str], None, sprig::trim_all),
+    f("trimAll", &[Str, Str], None, sprig::trim_all),
+    f("trimSuffix", &[Str, Str], None, sprig::trim_suffix),
+    f("trimPrefix", &[Str, Str], None, sprig::trim_prefix),
+    f("nospace", &[Str], None, sprig::nospace),
+    f("initials", &[Str], None, sprig::initials),
+    f("randAlphaNum", &[Int], None, sprig::rand_alpha_num),
+    f("randAlpha", &[Int], None, sprig::rand_alpha),
+    f("randAscii", &[Int], None, sprig::rand_ascii),
+    f("randNumeric", &[Int], None, sprig::rand_numeric),
+    f("shuffle", &[Str], None, sprig::shuffle),
+    f("contains", &[Str, Str], None, sprig::contains),
+    f("hasPrefix", &[Str, Str], None, sprig::has_prefix),
+    f("hasSuffix", &[Str, Str], None, sprig::has_suffix),
+    f("quote", &[], Some(Any), sprig::quote),
+    f("squote", &[], Some(Any), sprig::squote),
+    f("cat", &[], Some(Any), sprig::cat),
+    f("indent", &[Int, Str], None, sprig::indent),
+    f("nindent", &[Int, Str], None, sprig::nindent),
+    f("replace", &[Str, Str, Str], None, sprig::replace),
+    f("plural", &[Str, Str, Int], None, sprig::plural),
+    f("sha1sum", &[Str], None, sprig::sha1sum),
+    f("sha256sum", &[Str], None, sprig::sha256sum),
+    f("sha512sum", &[Str], None, sprig::sha512sum),
+    f("adler32sum", &[Str], None, sprig::adler32sum),
+    f("toString", &[Any], None, sprig::to_string),
+    // Sprig: conversions and arithmetic
+    f("atoi", &[Str], None, sprig::atoi),
+    f("int64", &[Any], None, sprig::int64),
+    f("int", &[Any], None, sprig::int),
+    f("float64", &[Any], None, sprig::float64),
+    f("seq", &[], Some(Int), sprig::seq),
+    f("toDecimal", &[Any], None, sprig::to_decimal),
+    f("split", &[Str, Str], None, sprig::split),
+    f("splitList", &[Str, Str], None, sprig::split_list),
+    f("splitn", &[Str, Int, Str], None, sprig::splitn),
+    f("toStrings", &[Any], None, sprig::to_strings),
+    f("until", &[Int], None, sprig::until),
+    f("untilStep", &[Int, Int, Int], None, sprig::until_step),
+    f("add1", &[Any], None, sprig::add1),
+    f("add", &[], Some(Any), sprig::add),
+    f("sub", &[Any, Any], None, sprig::sub),
+    f("div", &[Any, Any], None, sprig::div),
+    f("mod", &[Any, Any], None, sprig::modulo),
+    f("mul", &[Any], Some(Any), sprig::mul),
+    f("randInt", &[Int, Int], None, sprig::rand_int),
+    f("biggest", &[Any], Some(Any), sprig::max),
+    f("max", &[Any], Some(Any), sprig::max),
+    f("min", &[Any], Some(Any), sprig::min),
+    f("maxf", &[Any], Some(Any), sprig::maxf),
+    f("minf", &[Any], Some(Any), sprig::minf),
+    f("ceil", &[Any], None, sprig::ceil),
+    f("floor", &[Any], None, sprig::floor),
+    f("round", &[Any, Int], Some(Float), sprig::round),
+    f("join", &[Str, Any], None, sprig::join),
+    f("sortAlpha", &[Any], None, sprig::sort_alpha),
+    // Sprig: defaults, JSON, flow
+    f("default", &[Any], Some(Any), sprig::default),
+    f("empty", &[Any], None, sprig::empty),
+    f("coalesce", &[], Some(Any), sprig::coalesce),
+    f("all", &[], Some(Any), sprig::all),
+    f("any", &[], Some(Any), sprig::any),
+    f("compact", &[Any], None, sprig::compact),
+    f("mustCompact", &[Any], None, sprig::must_compact),
+    f("fromJson", &[Str], None, sprig::from_json),
+    f("mustFromJson", &[Str], None, sprig::must_from_json),
+    f("toJson", &[Any], None, sprig::to_json),
+    f("mustToJson", &[Any], None, sprig::must_to_json),
+    f("toPrettyJson", &[Any], None, sprig::to_pretty_json),
+    f("mustToPrettyJson", &[Any], None, sprig::must_to_pretty_json),
+    f("toRawJson", &[Any], None, sprig::to_raw_json),
+    f("mustToRawJson", &[Any], None, sprig::must_to_raw_json),
+    f("ternary", &[Any, Any, Bool], None, sprig::ternary),
+    f("deepCopy", &[Any], None, sprig::deep_copy),
+    f("mustDeepCopy", &[Any], None, sprig::deep_copy),
+    f("fail", &[Str], None, sprig::fail),
+    // Sprig: reflection
+    f("typeOf", &[Any], None, sprig::type_of),
+    f("typeIs", &[Str, Any], None, sprig::type_is),
+    f("typeIsLike", &[Str, Any], None, sprig::type_is_like),
+    f("kindOf", &[Any], None, sprig::kind_of_fn),
+    f("kindIs", &[Str, Any], None, sprig::kind_is),
+    f("deepEqual", &[Any, Any], None, sprig::deep_equal_fn),
+    // Sprig: paths
+    f("base", &[Str], None, sprig::path_base),
+    f("dir", &[Str], None, sprig::path_dir),
+    f("clean", &[Str], None, sprig::path_clean),
+    f("ext", &[Str], None, sprig::path_ext),
+    f("isAbs", &[Str], None, sprig::path_is_abs),
+    f("osBase", &[Str], None, sprig::path_base),
+    f("osClean", &[Str], None, sprig::path_clean),
+    f("osDir", &[Str], None, sprig::path_dir),
+    f("osExt", &[Str], None, sprig::path_ext),
+    f("osIsAbs", &[Str], None, sprig::path_is_abs),
+    // Sprig: encoding
+    f("b64enc", &[Str], None, sprig::b64enc),
+    f("b64dec", &[Str], None, sprig::b64dec),
+    f("b32enc", &[Str], None, sprig::b32enc),
+    f("b32dec", &[Str], None, sprig::b32dec),
+    // Sprig: lists and dicts
+    f("tuple", &[], Some(Any), sprig::list),
+    f("list", &[], Some(Any), sprig::list),
+    f("dict", &[], Some(Any), sprig::dict),
+    f("get", &[Map, Str], None, sprig::get),
+    f("set", &[Map, Str, Any], None, sprig::set),
+    f("unset", &[Map, Str], None, sprig::unset),
+    f("hasKey", &[Map, Str], None, sprig::has_key),
+    f("pluck", &[Str], Some(Map), sprig::pluck),
+    f("keys", &[], Some(Map), sprig::keys),
+    f("pick", &[Map], Some(Str), sprig::pick),
+    f("omit", &[Map], Some(Str), sprig::omit),
+    f("values", &[Map], None, sprig::values),
+    f("dig", &[], Some(Any), sprig::dig),
+    f("append", &[Any, Any], None, sprig::push),
+    f("push", &[Any, Any], None, sprig::push),
+    f("mustAppend", &[Any, Any], None, sprig::must_push),
+    f("mustPush", &[Any, Any], None, sprig::must_push),
+    f("prepend", &[Any, Any], None, sprig::prepend),
+    f("mustPrepend", &[Any, Any], None, sprig::must_prepend),
+    f("first", &[Any], None, sprig::first),
+    f("mustFirst", &[Any], None, sprig::must_first),
+    f("rest", &[Any], None, sprig::rest),
+    f("mustRest", &[Any], None, sprig::must_rest),
+    f("last", &[Any], None, sprig::last),
+    f("mustLast", &[Any], None, sprig::must_last),
+    f("initial", &[Any], None, sprig::initial),
+    f("mustInitial", &[Any], None, sprig::must_initial),
+    f("reverse", &[Any], None, sprig::reverse),
+    f("mustReverse", &[Any], None, sprig::must_reverse),
+    f("uniq", &[Any], None, sprig::uniq),
+    f("mustUniq", &[Any], None, sprig::must_uniq),
+    f("without", &[Any], Some(Any), sprig::without),
+    f("mustWithout", &[Any], Some(Any), sprig::must_without),
+    f("has", &[Any, Any], None, sprig::has),
+    f("mustHas", &[Any, Any], None, sprig::must_has),
+    f("slice", &[Any], Some(Any), sprig::slice),
+    f("mustSlice", &[Any], Some(Any), sprig::must_slice),
+    f("concat", &[], Some(Any), sprig::concat),
+    f("chunk", &[Int, Any], None, sprig::chunk),
+    f("mustChunk", &[Int, Any], None, sprig::must_chunk),
+    // Sprig: crypto and randomness
+    f("bcrypt", &[Str], None, sprig::bcrypt_fn),
+    f("htpasswd", &[Str, Str], None, sprig::htpasswd),
+    f("randBytes", &[Int], None, sprig::rand_bytes),
+    f("uuidv4", &[], None, sprig::uuidv4),
+    // Sprig: regular expressions
+    f("regexMatch", &[Str, Str], None, sprig::regex_match),
+    f("mustRegexMatch", &[Str, Str], None, sprig::must_regex_match),
+    f(
+        "regexFindAll",
+        &[Str, Str, Int],
+        None,
+        sprig::regex_find_all,
+    ),
+    f(
+        "mustRegexFindAll",
+        &[Str, Str, Int],
+        None,
+        sprig::must_regex_find_all,
+    ),
+    f("regexFind", &[Str, Str], None, sprig::regex_find),
+    f("mustRegexFind", &[Str, Str], None, sprig::must_regex_find),
+    f(
+        "regexReplaceAll",
+        &[Str, Str, Str],
+        None,
+        sprig::regex_replace_all,
+    ),
+    f(
+        "mustRegexReplaceAll",
+        &[Str, Str, Str],
+        None,
+        sprig::must_regex_replace_all,
+    ),
+    f(
+        "regexReplaceAllLiteral",
+        &[Str, Str, Str],
+        None,
+        sprig::regex_replace_all_literal,
+    ),
+    f(
+        "mustRegexReplaceAllLiteral",
+        &[Str, Str, Str],
+        None,
+        sprig::must_regex_replace_all_literal,
+    ),
+    f("regexSplit", &[Str, Str, Int], None, sprig::regex_split),
+    f(
+        "mustRegexSplit",
+        &[Str, Str, Int],
+        None,
+        sprig::must_regex_split,
+    ),
+    f("regexQuoteMeta", &[Str], None, sprig::regex_quote_meta),
+];
+
+/// Extra step cost of deliberately slow functions (bcrypt at cost 10 takes
+/// tens of milliseconds), so that a loop cannot pin the CPU for long: with
+/// the step budget this allows about 20 hashes per template.
+pub(crate) fn extra_cost(name: &str) -> u64 {
+    match name {
+        "bcrypt" | "htpasswd" => super::MAX_STEPS / 20,
+        _ => 0,
+    }
+}
+
+/// Looks up a function by name. Functions that upstream removes (`env`,
+/// `expandenv`, `getHostByName`) and Sprig functions that are not
+/// implemented are simply absent, so templates using them fail to parse
+/// with `function "NAME" not defined`, exactly like an unknown function.
+pub(crate) fn lookup(name: &str) -> Option<&'static FuncDef> {
+    FUNCS.iter().find(|d| d.name == name)
+}
+
+#[cfg(test)]
+pub(crate) fn all_names() -> Vec<&'static str> {
+    FUNCS.iter().map(|d| d.name).collect()
+}

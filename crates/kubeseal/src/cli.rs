@@ -1,0 +1,227 @@
+//! Command-line flags, compatible with upstream kubeseal. Every flag can also be set through
+//! `SEALED_SECRETS_<FLAG_IN_UPPER_SNAKE_CASE>`; a flag on the command line wins.
+
+use clap::{ArgAction, Parser, Subcommand, builder::BoolishValueParser};
+
+/// Boolean flags accept `--flag`, `--flag=true` and `--flag=false` like Go's pflag.
+macro_rules! bool_flag {
+    () => {
+        ArgAction::Set
+    };
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubeseal",
+    version,
+    about = "Seal Kubernetes Secrets so that only the Sealed Secrets controller can decrypt them",
+    long_about = None,
+    disable_version_flag = true,
+    args_override_self = true
+)]
+pub struct Cli {
+    /// Certificate / public key file/URL to use for encryption. Overrides --controller-*
+    #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE|URL")]
+    pub cert: Option<String>,
+
+    /// Namespace of sealed-secrets controller.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CONTROLLER_NAMESPACE",
+        default_value = "kube-system"
+    )]
+    pub controller_namespace: String,
+
+    /// Name of sealed-secrets controller.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CONTROLLER_NAME",
+        default_value = "sealed-secrets-controller"
+    )]
+    pub controller_name: String,
+
+    /// Output format for sealed secret. Either json or yaml [default: json]
+    #[arg(short = 'o', long = "format", env = "SEALED_SECRETS_FORMAT")]
+    pub format: Option<String>,
+
+    /// Sealed-secret (output) file
+    #[arg(short = 'w', long, env = "SEALED_SECRETS_SEALED_SECRET_FILE")]
+    pub sealed_secret_file: Option<String>,
+
+    /// Secret (input) file
+    #[arg(short = 'f', long, env = "SEALED_SECRETS_SECRET_FILE")]
+    pub secret_file: Option<String>,
+
+    /// Write certificate to stdout. Useful for later use with --cert
+    #[arg(long, env = "SEALED_SECRETS_FETCH_CERT", action = bool_flag!(), num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false",
+          value_parser = BoolishValueParser::new())]
+    pub fetch_cert: bool,
+
+    /// Allow empty data in the secret object
+    #[arg(long, env = "SEALED_SECRETS_ALLOW_EMPTY_DATA", action = bool_flag!(), num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false",
+          value_parser = BoolishValueParser::new())]
+    pub allow_empty_data: bool,
+
+    /// Validate that the sealed secret can be decrypted
+    #[arg(long, env = "SEALED_SECRETS_VALIDATE", action = bool_flag!(), num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false",
+          value_parser = BoolishValueParser::new())]
+    pub validate: bool,
+
+    /// Merge items from secret into an existing sealed secret file, updating the file in-place
+    /// instead of writing to stdout.
+    #[arg(long, env = "SEALED_SECRETS_MERGE_INTO")]
+    pub merge_into: Option<String>,
+
+    /// Encrypt a raw value passed via the --from-* flags instead of the whole secret object
+    #[arg(long, env = "SEALED_SECRETS_RAW", action = bool_flag!(), num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false",
+          value_parser = BoolishValueParser::new())]
+    pub raw: bool,
+
+    /// Name of the sealed secret (required with --raw and default (strict) scope)
+    #[arg(long, env = "SEALED_SECRETS_NAME")]
+    pub name: Option<String>,
+
+    /// (only with --raw) Secret items can be sourced from files. Pro-tip: you can use
+    /// /dev/stdin to read pipe input. This flag tries to follow the same syntax as in kubectl
+    #[arg(long, env = "SEALED_SECRETS_FROM_FILE", value_delimiter = ',', action = ArgAction::Append)]
+    pub from_file: Vec<String>,
+
+    /// Set the scope of the sealed secret: strict, namespace-wide, cluster-wide (defaults to
+    /// strict). Mandatory for --raw, otherwise the 'sealedsecrets.bitnami.com/cluster-wide' and
+    /// 'sealedsecrets.bitnami.com/namespace-wide' annotations on the input secret can be used to
+    /// select the scope.
+    #[arg(long, env = "SEALED_SECRETS_SCOPE")]
+    pub scope: Option<String>,
+
+    /// Re-encrypt the given sealed secret to use the latest cluster key. Offline with
+    /// --recovery-private-key and --cert.
+    #[arg(long = "re-encrypt", visible_alias = "rotate", env = "SEALED_SECRETS_RE_ENCRYPT",
+          action = bool_flag!(), num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false",
+          value_parser = BoolishValueParser::new())]
+    pub re_encrypt: bool,
+
+    /// Decrypt a sealed secrets file obtained from stdin, using the private key passed with
+    /// --recovery-private-key. Intended to be used in disaster recovery mode.
+    #[arg(long, env = "SEALED_SECRETS_RECOVERY_UNSEAL", action = bool_flag!(), num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false",
+          value_parser = BoolishValueParser::new())]
+    pub recovery_unseal: bool,
+
+    /// Private key filename used by the --recovery-unseal command. Multiple files accepted
+    /// either via comma separated list or by repetition of the flag. Either PEM encoded private
+    /// keys or a backup of a json/yaml encoded k8s sealed-secret controller secret (and v1.List)
+    /// are accepted.
+    #[arg(long, env = "SEALED_SECRETS_RECOVERY_PRIVATE_KEY", value_delimiter = ',', action = ArgAction::Append)]
+    pub recovery_private_key: Vec<String>,
+
+    /// Path to a kube config. Only required if out-of-cluster
+    #[arg(long, env = "SEALED_SECRETS_KUBECONFIG")]
+    pub kubeconfig: Option<String>,
+
+    #[command(flatten)]
+    pub kube: KubeFlags,
+
+    /// Print version information and exit
+    #[arg(long, env = "SEALED_SECRETS_VERSION", action = bool_flag!(), num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false",
+          value_parser = BoolishValueParser::new())]
+    pub version: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The usual kubectl connection flags.
+#[derive(Debug, clap::Args, Default, Clone)]
+pub struct KubeFlags {
+    /// If present, the namespace scope for this CLI request
+    #[arg(short = 'n', long, env = "SEALED_SECRETS_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// The name of the kubeconfig context to use
+    #[arg(long, env = "SEALED_SECRETS_CONTEXT")]
+    pub context: Option<String>,
+    /// The name of the kubeconfig cluster to use
+    #[arg(long, env = "SEALED_SECRETS_CLUSTER")]
+    pub cluster: Option<String>,
+    /// The name of the kubeconfig user to use
+    #[arg(long, env = "SEALED_SECRETS_USER")]
+    pub user: Option<String>,
+    /// The address and port of the Kubernetes API server
+    #[arg(short = 's', long, env = "SEALED_SECRETS_SERVER")]
+    pub server: Option<String>,
+    /// Bearer token for authentication to the API server
+    #[arg(long, env = "SEALED_SECRETS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Username to impersonate for the operation
+    #[arg(long = "as", env = "SEALED_SECRETS_AS")]
+    pub as_user: Option<String>,
+    /// Group to impersonate for the operation, this flag can be repeated
+    #[arg(long = "as-group", env = "SEALED_SECRETS_AS_GROUP", action = ArgAction::Append)]
+    pub as_group: Vec<String>,
+    /// Path to a cert file for the certificate authority
+    #[arg(long, env = "SEALED_SECRETS_CERTIFICATE_AUTHORITY")]
+    pub certificate_authority: Option<String>,
+    /// Path to a client certificate file for TLS
+    #[arg(long, env = "SEALED_SECRETS_CLIENT_CERTIFICATE")]
+    pub client_certificate: Option<String>,
+    /// Path to a client key file for TLS
+    #[arg(long, env = "SEALED_SECRETS_CLIENT_KEY")]
+    pub client_key: Option<String>,
+    /// If true, the server's certificate will not be checked for validity
+    #[arg(long, env = "SEALED_SECRETS_INSECURE_SKIP_TLS_VERIFY", action = bool_flag!(), num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false",
+          value_parser = BoolishValueParser::new())]
+    pub insecure_skip_tls_verify: bool,
+    /// Server name to use for server certificate validation
+    #[arg(long, env = "SEALED_SECRETS_TLS_SERVER_NAME")]
+    pub tls_server_name: Option<String>,
+    /// The length of time to wait before giving up on a single server request (e.g. 1s, 2m, 3h;
+    /// 0 means no timeout)
+    #[arg(long, env = "SEALED_SECRETS_REQUEST_TIMEOUT", default_value = "0")]
+    pub request_timeout: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn pflag_style_booleans_and_lists() {
+        let c = Cli::try_parse_from([
+            "kubeseal",
+            "--raw=false",
+            "--allow-empty-data",
+            "--from-file=a,b",
+            "--from-file",
+            "c",
+            "--recovery-private-key=k1,k2",
+        ])
+        .unwrap();
+        assert!(!c.raw);
+        assert!(c.allow_empty_data);
+        assert_eq!(c.from_file, ["a", "b", "c"]);
+        assert_eq!(c.recovery_private_key, ["k1", "k2"]);
+        let c = Cli::try_parse_from(["kubeseal", "--rotate"]).unwrap();
+        assert!(c.re_encrypt);
+    }
+}
