@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod keyfile;
 pub mod keys;
 pub mod pem;
+pub mod reconcile;
 pub mod reseal;
 pub mod scope;
 pub mod seal;

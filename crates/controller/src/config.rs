@@ -1,0 +1,357 @@
+//! Controller flags, with upstream's names and defaults. Every flag can also be set through
+//! `SEALED_SECRETS_<FLAG_IN_UPPER_SNAKE_CASE>`; the command line wins.
+
+use std::time::Duration;
+
+use clap::{ArgAction, Parser, builder::BoolishValueParser};
+
+/// Which key is "newest".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum KeyOrderPriority {
+    /// The certificate's NotBefore (upstream default).
+    #[default]
+    #[value(name = "CertNotBefore")]
+    CertNotBefore,
+    /// The key Secret's creationTimestamp.
+    #[value(name = "SecretCreationTimestamp")]
+    SecretCreationTimestamp,
+}
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "sealed-secrets-controller",
+    version,
+    about = "Unseals SealedSecrets into Secrets",
+    disable_version_flag = true,
+    args_override_self = true
+)]
+pub struct Flags {
+    /// Prefix used to name keys (generateName of key Secrets; also the legacy key's name).
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_KEY_PREFIX",
+        default_value = "sealed-secrets-key"
+    )]
+    pub key_prefix: String,
+
+    /// Size of encryption key.
+    #[arg(long, env = "SEALED_SECRETS_KEY_SIZE", default_value_t = 4096)]
+    pub key_size: usize,
+
+    /// Duration that certificate is valid for.
+    #[arg(long, env = "SEALED_SECRETS_KEY_TTL", default_value = "87600h", value_parser = parse_duration)]
+    pub key_ttl: Duration,
+
+    /// Common name to be used for the certificate.
+    #[arg(long, env = "SEALED_SECRETS_MY_CN", default_value = "")]
+    pub my_cn: String,
+
+    /// New key generation period (automatic rotation disabled if 0).
+    #[arg(long, visible_alias = "rotate-period", env = "SEALED_SECRETS_KEY_RENEW_PERIOD",
+          default_value = "720h", value_parser = parse_duration)]
+    pub key_renew_period: Duration,
+
+    /// Ordering of keys: CertNotBefore or SecretCreationTimestamp.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_KEY_ORDER_PRIORITY",
+        value_enum,
+        default_value = "CertNotBefore"
+    )]
+    pub key_order_priority: KeyOrderPriority,
+
+    /// Create a new key if the latest one is older than this cutoff time (RFC1123Z, `date -R`).
+    #[arg(long, env = "SEALED_SECRETS_KEY_CUTOFF_TIME", default_value = "")]
+    pub key_cutoff_time: String,
+
+    /// Accept deprecated v1 data field.
+    #[arg(long, env = "SEALED_SECRETS_ACCEPT_DEPRECATED_V1_DATA", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "true", value_parser = BoolishValueParser::new())]
+    pub accept_deprecated_v1_data: bool,
+
+    /// Scan all namespaces or only the current namespace.
+    #[arg(long, env = "SEALED_SECRETS_ALL_NAMESPACES", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "true", value_parser = BoolishValueParser::new())]
+    pub all_namespaces: bool,
+
+    /// Comma-separated list of additional namespaces to be scanned.
+    #[arg(long, env = "SEALED_SECRETS_ADDITIONAL_NAMESPACES", default_value = "")]
+    pub additional_namespaces: String,
+
+    /// Label selector which can be used to filter sealed secrets.
+    #[arg(long, env = "SEALED_SECRETS_LABEL_SELECTOR", default_value = "")]
+    pub label_selector: String,
+
+    /// Number of allowed sustained request per second for verify and rotate endpoints, per client.
+    #[arg(long, env = "SEALED_SECRETS_RATE_LIMIT", default_value_t = 2)]
+    pub rate_limit: u32,
+
+    /// Number of requests allowed to exceed the rate limit per second, per client.
+    #[arg(long, env = "SEALED_SECRETS_RATE_LIMIT_BURST", default_value_t = 2)]
+    pub rate_limit_burst: u32,
+
+    /// Comma-separated k=v annotations added to new key Secrets.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_PRIVATEKEY_ANNOTATIONS",
+        default_value = ""
+    )]
+    pub privatekey_annotations: String,
+
+    /// Comma-separated k=v labels added to new key Secrets.
+    #[arg(long, env = "SEALED_SECRETS_PRIVATEKEY_LABELS", default_value = "")]
+    pub privatekey_labels: String,
+
+    /// Delete the Secret when its SealedSecret is deleted, instead of relying on garbage
+    /// collection through the ownerReference.
+    #[arg(long, env = "SEALED_SECRETS_OLD_GC_BEHAVIOR", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_parser = BoolishValueParser::new())]
+    pub old_gc_behavior: bool,
+
+    /// Write the status of SealedSecrets.
+    #[arg(long, env = "SEALED_SECRETS_UPDATE_STATUS", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "true", value_parser = BoolishValueParser::new())]
+    pub update_status: bool,
+
+    /// Watch key Secrets for additions, updates and deletions. Always on here; the flag is
+    /// accepted for compatibility.
+    #[arg(long, env = "SEALED_SECRETS_WATCH_FOR_SECRETS", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "true", value_parser = BoolishValueParser::new())]
+    pub watch_for_secrets: bool,
+
+    /// Do not watch Secrets (no recreation of deleted Secrets, no drift repair).
+    #[arg(long, env = "SEALED_SECRETS_SKIP_RECREATE", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_parser = BoolishValueParser::new())]
+    pub skip_recreate: bool,
+
+    /// Max number of retries of a failing SealedSecret before waiting for a change.
+    #[arg(long, env = "SEALED_SECRETS_MAX_UNSEAL_RETRIES", default_value_t = 5)]
+    pub max_unseal_retries: u32,
+
+    /// Client QPS towards the API server (negative or 0: no client-side limit).
+    #[arg(long, env = "SEALED_SECRETS_KUBECLIENT_QPS", default_value_t = -1.0, allow_negative_numbers = true)]
+    pub kubeclient_qps: f64,
+
+    /// Client burst towards the API server.
+    #[arg(long, env = "SEALED_SECRETS_KUBECLIENT_BURST", default_value_t = 10)]
+    pub kubeclient_burst: u32,
+
+    /// Number of SealedSecrets reconciled concurrently.
+    #[arg(long, env = "SEALED_SECRETS_WORKERS", default_value_t = 32)]
+    pub workers: u16,
+
+    /// Send INFO logs to stdout (WARN and ERROR go to stderr).
+    #[arg(long, env = "SEALED_SECRETS_LOG_INFO_STDOUT", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "true", value_parser = BoolishValueParser::new())]
+    pub log_info_stdout: bool,
+
+    /// Log level: DEBUG, INFO, WARN, ERROR.
+    #[arg(long, env = "SEALED_SECRETS_LOG_LEVEL", default_value = "INFO")]
+    pub log_level: String,
+
+    /// Log format: text or json.
+    #[arg(long, env = "SEALED_SECRETS_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+
+    /// HTTP listen address.
+    #[arg(long, env = "SEALED_SECRETS_LISTEN_ADDR", default_value = ":8080")]
+    pub listen_addr: String,
+
+    /// Metrics listen address.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_LISTEN_METRICS_ADDR",
+        default_value = ":8081"
+    )]
+    pub listen_metrics_addr: String,
+
+    /// HTTP read timeout.
+    #[arg(long, env = "SEALED_SECRETS_READ_TIMEOUT", default_value = "2m", value_parser = parse_duration)]
+    pub read_timeout: Duration,
+
+    /// HTTP write timeout.
+    #[arg(long, env = "SEALED_SECRETS_WRITE_TIMEOUT", default_value = "2m", value_parser = parse_duration)]
+    pub write_timeout: Duration,
+
+    /// Path to a kubeconfig (out of cluster). Defaults to KUBECONFIG, ~/.kube/config, then
+    /// the in-cluster configuration.
+    #[arg(long, env = "SEALED_SECRETS_KUBECONFIG")]
+    pub kubeconfig: Option<String>,
+
+    /// Namespace of the controller (keys live here). Defaults to POD_NAMESPACE, the service
+    /// account's namespace, then `default`.
+    #[arg(long, env = "SEALED_SECRETS_NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// Print version information and exit.
+    #[arg(long, env = "SEALED_SECRETS_VERSION", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_parser = BoolishValueParser::new())]
+    pub version: bool,
+}
+
+/// Go-style durations: `720h`, `1h30m`, `90s`, `250ms`, `0`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" || s.is_empty() {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = 0f64;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    let mut saw_unit = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        if (c == 'm' || c == 'u' || c == 'n' || c == 'µ') && chars.peek() == Some(&'s') {
+            chars.next();
+            unit.push('s');
+        }
+        let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+        num.clear();
+        saw_unit = true;
+        total += n * match unit.as_str() {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return Err(format!("invalid duration {s:?}: unknown unit {unit:?}")),
+        };
+    }
+    if !num.is_empty() || !saw_unit {
+        return Err(format!("invalid duration {s:?}: missing unit"));
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+/// Parses `k=v,k2=v2`.
+pub fn parse_kv_list(s: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("invalid key=value pair {part:?}"))?;
+        out.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(out)
+}
+
+/// Turns Go-style `:8080` into `0.0.0.0:8080`.
+pub fn socket_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    let full = if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else {
+        s.to_string()
+    };
+    full.parse()
+        .map_err(|_| format!("invalid listen address {s:?}"))
+}
+
+impl Flags {
+    /// Namespaces to watch: `None` = all namespaces.
+    pub fn watched_namespaces(&self, own: &str) -> Option<Vec<String>> {
+        let extra: Vec<String> = self
+            .additional_namespaces
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        if self.all_namespaces && extra.is_empty() {
+            return None;
+        }
+        let mut v = vec![own.to_string()];
+        for n in extra {
+            if !v.contains(&n) {
+                v.push(n);
+            }
+        }
+        Some(v)
+    }
+
+    /// `--key-prefix` must be a valid generateName prefix.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.key_prefix.is_empty()
+            || self.key_prefix.len() > 245
+            || !self
+                .key_prefix
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(format!(
+                "invalid --key-prefix {:?}: only [a-z0-9-], at most 245 characters",
+                self.key_prefix
+            ));
+        }
+        parse_kv_list(&self.privatekey_annotations)?;
+        parse_kv_list(&self.privatekey_labels)?;
+        socket_addr(&self.listen_addr)?;
+        socket_addr(&self.listen_metrics_addr)?;
+        if !["text", "json"].contains(&self.log_format.as_str()) {
+            return Err(format!(
+                "invalid --log-format {:?}: text or json",
+                self.log_format
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_and_defaults() {
+        Flags::command().debug_assert();
+        let f = Flags::try_parse_from(["c"]).unwrap();
+        assert_eq!(f.key_size, 4096);
+        assert_eq!(f.key_renew_period, Duration::from_secs(720 * 3600));
+        assert_eq!(f.key_ttl, Duration::from_secs(87_600 * 3600));
+        assert!(f.accept_deprecated_v1_data && f.all_namespaces && f.update_status);
+        assert_eq!(f.max_unseal_retries, 5);
+        assert_eq!(f.watched_namespaces("kube-system"), None);
+        f.validate().unwrap();
+        let f =
+            Flags::try_parse_from(["c", "--all-namespaces=false", "--rotate-period=1h"]).unwrap();
+        assert_eq!(f.watched_namespaces("ks"), Some(vec!["ks".to_string()]));
+        assert_eq!(f.key_renew_period, Duration::from_secs(3600));
+        let f = Flags::try_parse_from(["c", "--additional-namespaces=a,b"]).unwrap();
+        assert_eq!(
+            f.watched_namespaces("ks"),
+            Some(vec!["ks".to_string(), "a".into(), "b".into()])
+        );
+    }
+
+    #[test]
+    fn durations_and_lists() {
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("5d").is_err());
+        let kv = parse_kv_list("a=b, c=d").unwrap();
+        assert_eq!(kv["c"], "d");
+        assert!(parse_kv_list("nope").is_err());
+        assert_eq!(socket_addr(":8080").unwrap().port(), 8080);
+    }
+
+    #[test]
+    fn bad_prefix() {
+        let f = Flags::try_parse_from(["c", "--key-prefix=Bad_Prefix"]).unwrap();
+        assert!(f.validate().is_err());
+    }
+}

@@ -1,0 +1,561 @@
+//! The Sealed Secrets controller: a thin adapter between the Kubernetes API and
+//! `sealed_secrets_core`.
+
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod keys;
+pub mod metrics;
+pub mod reconcile;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use anyhow::{Context as _, Result, anyhow};
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{DeleteParams, PostParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Controller;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, predicates, watcher};
+use kube::{Api, Client, ResourceExt};
+use sealed_secrets_core::{SealedSecret, UnsealOptions};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::config::Flags;
+use crate::http::{ApiState, RateLimiter, Readiness};
+use crate::keys::KeyRegistry;
+use crate::metrics::Metrics;
+use crate::reconcile::Context;
+
+/// The controller's own namespace: `--namespace`, `POD_NAMESPACE`, the service account's
+/// namespace file, then `default` (upstream's order).
+pub fn own_namespace(flag: Option<&str>) -> String {
+    if let Some(ns) = flag.filter(|n| !n.is_empty()) {
+        return ns.to_string();
+    }
+    if let Ok(ns) = std::env::var("POD_NAMESPACE")
+        && !ns.is_empty()
+    {
+        return ns;
+    }
+    std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "default".to_string())
+}
+
+async fn client(flags: &Flags) -> Result<Client> {
+    let config = match &flags.kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("cannot read kubeconfig {path:?}"))?;
+            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
+        }
+        None => kube::Config::infer()
+            .await
+            .context("no in-cluster configuration and no kubeconfig")?,
+    };
+    Ok(Client::try_from(config)?)
+}
+
+/// Everything shared between the tasks.
+struct Shared {
+    flags: Flags,
+    client: Client,
+    namespace: String,
+    keys: Arc<KeyRegistry>,
+    metrics: Arc<Metrics>,
+    ready: Arc<Readiness>,
+    recorder: Recorder,
+    /// Becomes true once the key Secrets have been listed.
+    keys_synced: watch::Sender<bool>,
+}
+
+/// Runs the controller until SIGTERM/SIGINT.
+pub async fn run(flags: Flags) -> Result<()> {
+    flags.validate().map_err(|e| anyhow!(e))?;
+    let cutoff = keys::parse_cutoff(&flags.key_cutoff_time).map_err(|e| anyhow!(e))?;
+    let client = client(&flags).await?;
+    let namespace = own_namespace(flags.namespace.as_deref());
+    let metrics = Arc::new(Metrics::new());
+    let keys = Arc::new(KeyRegistry::new(flags.key_order_priority));
+    let ready = Arc::new(Readiness::default());
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "sealed-secrets".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        },
+    );
+    info!(namespace = %namespace, version = env!("CARGO_PKG_VERSION"), "starting controller");
+    let shared = Arc::new(Shared {
+        flags: flags.clone(),
+        client: client.clone(),
+        namespace: namespace.clone(),
+        keys: keys.clone(),
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+        recorder: recorder.clone(),
+        keys_synced: watch::channel(false).0,
+    });
+
+    // HTTP first, so liveness passes during a slow start; readiness follows the keys and caches.
+    let unseal_options = UnsealOptions {
+        accept_deprecated_v1_data: flags.accept_deprecated_v1_data,
+    };
+    let api_state = Arc::new(ApiState {
+        keys: keys.clone(),
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+        limiter: RateLimiter::new(flags.rate_limit, flags.rate_limit_burst),
+        unseal_options,
+    });
+    let api_addr = config::socket_addr(&flags.listen_addr).map_err(|e| anyhow!(e))?;
+    let metrics_addr = config::socket_addr(&flags.listen_metrics_addr).map_err(|e| anyhow!(e))?;
+    let api = http::api_router(api_state, flags.write_timeout.max(flags.read_timeout));
+    let metrics_app = http::metrics_router(metrics.clone(), keys.clone());
+    let api_listener = tokio::net::TcpListener::bind(api_addr)
+        .await
+        .with_context(|| format!("cannot listen on {api_addr}"))?;
+    let metrics_listener = tokio::net::TcpListener::bind(metrics_addr)
+        .await
+        .with_context(|| format!("cannot listen on {metrics_addr}"))?;
+    info!(addr = %api_listener.local_addr()?, "HTTP API listening");
+    info!(addr = %metrics_listener.local_addr()?, "metrics listening");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let http_task = {
+        let mut rx = stop_rx.clone();
+        tokio::spawn(async move {
+            axum::serve(
+                api_listener,
+                api.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await
+        })
+    };
+    let metrics_task = {
+        let mut rx = stop_rx.clone();
+        tokio::spawn(async move {
+            axum::serve(metrics_listener, metrics_app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await
+        })
+    };
+
+    // Keys: watch, then make sure one exists, then renew.
+    let key_task = tokio::spawn(watch_keys(shared.clone()));
+    wait_for_keys(&shared).await;
+    ensure_key(&shared, cutoff).await?;
+    ready.keys_loaded.store(true, Ordering::Release);
+    let renew_task = tokio::spawn(renew_keys(shared.clone()));
+
+    // One controller per watched scope (all namespaces, or each listed namespace).
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        keys.clone(),
+        metrics.clone(),
+        recorder,
+        unseal_options,
+        flags.update_status,
+        flags.max_unseal_retries,
+    ));
+    let scopes: Vec<Option<String>> = match flags.watched_namespaces(&namespace) {
+        None => vec![None],
+        Some(list) => list.into_iter().map(Some).collect(),
+    };
+    let synced = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let total = scopes.len();
+    let mut controllers = Vec::new();
+    for scope in scopes {
+        controllers.push(tokio::spawn(run_controller(
+            shared.clone(),
+            ctx.clone(),
+            scope,
+            synced.clone(),
+            total,
+            stop_rx.clone(),
+        )));
+    }
+
+    shutdown_signal().await;
+    info!("shutting down");
+    let _ = stop_tx.send(true);
+    for c in controllers {
+        let _ = c.await;
+    }
+    key_task.abort();
+    renew_task.abort();
+    let _ = http_task.await;
+    let _ = metrics_task.await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Keeps the registry equal to the active key Secrets (plus the legacy `<prefix>` Secret).
+async fn watch_keys(shared: Arc<Shared>) {
+    let api: Api<Secret> = Api::namespaced(shared.client.clone(), &shared.namespace);
+    let wc = watcher::Config::default().labels(&keys::active_selector());
+    let (reader, writer) = reflector::store::<Secret>();
+    let stream = reflector::reflector(writer, watcher(api.clone(), wc)).default_backoff();
+    futures::pin_mut!(stream);
+    let mut synced = false;
+    let mut reported: BTreeMap<String, String> = BTreeMap::new();
+    while let Some(ev) = stream.next().await {
+        match ev {
+            Ok(watcher::Event::InitDone) => synced = true,
+            Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => continue,
+            Ok(_) => {}
+            Err(e) => {
+                warn!(error = %e, "key Secret watch failed; retrying");
+                continue;
+            }
+        }
+        if !synced {
+            continue;
+        }
+        let mut secrets: Vec<Secret> = reader.state().iter().map(|s| (**s).clone()).collect();
+        // The pre-0.9 single key, named exactly like the prefix, if it exists.
+        if let Ok(Some(legacy)) = api.get_opt(&shared.flags.key_prefix).await
+            && !secrets
+                .iter()
+                .any(|s| s.metadata.uid == legacy.metadata.uid)
+        {
+            secrets.push(legacy);
+        }
+        let errors = shared.keys.replace_from_secrets(&secrets);
+        for s in secrets.iter_mut() {
+            sealed_secrets_core::unseal::wipe_secret(s);
+        }
+        for e in errors {
+            let msg = e.to_string();
+            let name = match &e {
+                keys::KeySecretError::MissingKey(n)
+                | keys::KeySecretError::MissingCert(n)
+                | keys::KeySecretError::Mismatch(n) => n.clone(),
+                keys::KeySecretError::BadKey { name, .. }
+                | keys::KeySecretError::BadCert { name, .. } => name.clone(),
+            };
+            if reported.get(&name) != Some(&msg) {
+                error!(secret = %name, category = "keys", error = %msg, "skipping invalid key Secret");
+                shared.metrics.key_errors.inc();
+                if let Some(s) = secrets
+                    .iter()
+                    .find(|s| s.metadata.name.as_deref() == Some(name.as_str()))
+                {
+                    let ev = kube::runtime::events::Event {
+                        type_: kube::runtime::events::EventType::Warning,
+                        reason: "ErrKeyInvalid".into(),
+                        note: Some(format!("Key Secret skipped: {msg}")),
+                        action: "LoadKey".into(),
+                        secondary: None,
+                    };
+                    let _ = shared
+                        .recorder
+                        .publish(&ev, &kube::Resource::object_ref(s, &()))
+                        .await;
+                }
+                reported.insert(name, msg);
+            }
+        }
+        let n = shared.keys.snapshot().len();
+        shared
+            .metrics
+            .keys_loaded
+            .set(i64::try_from(n).unwrap_or(0));
+        info!(keys = n, "sealing keys loaded");
+        shared.keys_synced.send_replace(true);
+    }
+}
+
+/// Waits until the key Secrets have been listed once (retrying forever on API errors: a
+/// controller that cannot see its keys must not generate a new one).
+async fn wait_for_keys(shared: &Shared) {
+    let mut rx = shared.keys_synced.subscribe();
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Generates a key if there is none, or if the newest is older than the cutoff.
+async fn ensure_key(shared: &Shared, cutoff: Option<SystemTime>) -> Result<()> {
+    let newest = shared.keys.newest();
+    let needs = match (&newest, cutoff) {
+        (None, _) => true,
+        (Some(e), Some(c)) => e.cert.not_before() < c,
+        _ => false,
+    };
+    if needs {
+        generate_key(shared).await?;
+    }
+    Ok(())
+}
+
+async fn generate_key(shared: &Shared) -> Result<()> {
+    let f = &shared.flags;
+    let labels = config::parse_kv_list(&f.privatekey_labels).map_err(|e| anyhow!(e))?;
+    let annotations = config::parse_kv_list(&f.privatekey_annotations).map_err(|e| anyhow!(e))?;
+    let (ns, prefix, bits, cn, ttl) = (
+        shared.namespace.clone(),
+        f.key_prefix.clone(),
+        f.key_size,
+        f.my_cn.clone(),
+        f.key_ttl,
+    );
+    let (mut secret, mut entry) = tokio::task::spawn_blocking(move || {
+        keys::new_key_secret(&ns, &prefix, bits, &cn, ttl, &labels, &annotations)
+    })
+    .await??;
+    let api: Api<Secret> = Api::namespaced(shared.client.clone(), &shared.namespace);
+    let created = api
+        .create(&PostParams::default(), &secret)
+        .await
+        .context("cannot create the key Secret")?;
+    sealed_secrets_core::unseal::wipe_secret(&mut secret);
+    entry.secret_name = created.name_any();
+    entry.resource_version = created.metadata.resource_version.clone();
+    info!(secret = %entry.secret_name, fingerprint = %entry.key.fingerprint(), "new sealing key generated");
+    // The certificate is public; print it like upstream so operators can grab it from logs.
+    info!("certificate is:\n{}", entry.cert.to_pem());
+    shared.keys.insert(entry);
+    Ok(())
+}
+
+/// Adds a key every `--key-renew-period` after the newest key; SIGUSR1 forces one now.
+async fn renew_keys(shared: Arc<Shared>) {
+    #[cfg(unix)]
+    let mut usr1 =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).ok();
+    loop {
+        let period = shared.flags.key_renew_period;
+        let newest = shared.keys.newest().map(|e| e.cert.not_before());
+        let due = keys::next_renewal(newest, period, SystemTime::now());
+        let sleep = due.map(|d| d.duration_since(SystemTime::now()).unwrap_or_default());
+        let mut changed = shared.keys.subscribe();
+        let timer = async {
+            match sleep {
+                Some(s) => tokio::time::sleep(s).await,
+                None => futures::future::pending::<()>().await,
+            }
+        };
+        #[cfg(unix)]
+        let force = async {
+            match usr1.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => futures::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let force = futures::future::pending::<()>();
+        tokio::select! {
+            _ = timer => {
+                if let Err(e) = generate_key(&shared).await {
+                    error!(error = %e, category = "keys", "key renewal failed; retrying in 1 minute");
+                    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                }
+            }
+            _ = force => {
+                info!("SIGUSR1: generating a new key");
+                if let Err(e) = generate_key(&shared).await {
+                    error!(error = %e, category = "keys", "key generation failed");
+                }
+            }
+            // A key added from outside moves the schedule.
+            _ = changed.changed() => {}
+        }
+    }
+}
+
+async fn run_controller(
+    shared: Arc<Shared>,
+    ctx: Arc<Context>,
+    namespace: Option<String>,
+    synced: Arc<std::sync::atomic::AtomicUsize>,
+    total: usize,
+    mut stop: watch::Receiver<bool>,
+) {
+    let client = shared.client.clone();
+    let (ss_api, secret_api): (Api<SealedSecret>, Api<PartialObjectMeta<Secret>>) = match &namespace
+    {
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+        ),
+        None => (Api::all(client.clone()), Api::all(client.clone())),
+    };
+    let mut wc = watcher::Config::default();
+    if !shared.flags.label_selector.is_empty() {
+        wc = wc.labels(&shared.flags.label_selector);
+    }
+    let (reader, writer) = reflector::store::<SealedSecret>();
+    let forget_ctx = ctx.clone();
+    let old_gc = shared.flags.old_gc_behavior;
+    let gc_client = client.clone();
+    let triggers = reflector::reflector(writer, watcher(ss_api, wc))
+        .default_backoff()
+        .inspect_ok(move |ev| {
+            if let watcher::Event::Delete(ss) = ev {
+                forget_ctx.forget(ss);
+                if old_gc {
+                    tokio::spawn(delete_owned_secret(gc_client.clone(), ss.clone()));
+                }
+            }
+        })
+        .touched_objects()
+        .predicate_filter(predicates::generation, Default::default());
+
+    // Readiness: this scope's cache is synced.
+    {
+        let reader = reader.clone();
+        let ready = shared.ready.clone();
+        let namespace = namespace.clone();
+        tokio::spawn(async move {
+            // A fresh future on each round: one future created before the first list can miss
+            // its wake-up (seen with kube-runtime 5.0), so poll with a short timeout.
+            let res = loop {
+                let wait = reader.wait_until_ready();
+                if let Ok(r) =
+                    tokio::time::timeout(std::time::Duration::from_millis(200), wait).await
+                {
+                    break r;
+                }
+            };
+            info!(namespace = %namespace.as_deref().unwrap_or("*"), "SealedSecret cache synced");
+            if res.is_ok() && synced.fetch_add(1, Ordering::AcqRel) + 1 == total {
+                ready.caches_synced.store(true, Ordering::Release);
+            }
+        });
+    }
+    // Pending gauge: objects in the cache not yet reconciled at their generation.
+    {
+        let reader = reader.clone();
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let n = reader.state().len();
+                let done = ctx.synced_count();
+                ctx.metrics
+                    .pending
+                    .set(i64::try_from(n.saturating_sub(done)).unwrap_or(0));
+            }
+        });
+    }
+
+    // A key change retries everything that failed (synced objects are skipped cheaply).
+    let key_changes = futures::stream::unfold(shared.keys.subscribe(), |mut rx| async move {
+        rx.changed().await.ok().map(|_| ((), rx))
+    });
+
+    let mut controller = Controller::for_stream(triggers, reader)
+        .with_config(kube::runtime::controller::Config::default().concurrency(shared.flags.workers))
+        .reconcile_all_on(key_changes)
+        .graceful_shutdown_on(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        });
+    if !shared.flags.skip_recreate {
+        // Secret metadata only (no data cached, no data on the wire); any change or deletion of
+        // a Secret named like a SealedSecret triggers it: recreation and drift repair.
+        let mapper_ctx = ctx.clone();
+        let secrets = watcher(secret_api, watcher::Config::default())
+            .default_backoff()
+            .touched_objects();
+        controller = controller.watches_stream(secrets, move |meta| {
+            let ns = meta.namespace()?;
+            let r = ObjectRef::<SealedSecret>::new(&meta.name_any()).within(&ns);
+            if mapper_ctx.is_known_secret_version(&r, meta.metadata.resource_version.as_deref()) {
+                return None;
+            }
+            Some(r)
+        });
+    }
+    controller
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+/// `--old-gc-behavior`: delete the Secret controlled by a deleted SealedSecret.
+async fn delete_owned_secret(client: Client, ss: SealedSecret) {
+    let (Some(ns), Some(uid)) = (ss.namespace(), ss.metadata.uid.clone()) else {
+        return;
+    };
+    let api: Api<Secret> = Api::namespaced(client, &ns);
+    if let Ok(Some(s)) = api.get_metadata_opt(&ss.name_any()).await {
+        let owned = s.metadata.owner_references.as_ref().is_some_and(|refs| {
+            refs.iter()
+                .any(|r| r.controller == Some(true) && r.uid == uid)
+        });
+        if owned && let Err(e) = api.delete(&ss.name_any(), &DeleteParams::default()).await {
+            warn!(namespace = %ns, name = %ss.name_any(), error = %e, "cannot delete Secret");
+        }
+    }
+}
+
+/// Logging as upstream's flags say: level, text or JSON, INFO to stdout and WARN+ to stderr.
+pub fn init_logging(flags: &Flags) {
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
+    let level = match flags.log_level.to_ascii_uppercase().as_str() {
+        "DEBUG" => tracing::Level::DEBUG,
+        "WARN" | "WARNING" => tracing::Level::WARN,
+        "ERROR" => tracing::Level::ERROR,
+        _ => tracing::Level::INFO,
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "{},kube=warn,hyper=warn,tower=warn",
+            level.as_str().to_lowercase()
+        ))
+    });
+    let errors = std::io::stderr.with_max_level(tracing::Level::WARN);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let res = if flags.log_info_stdout {
+        let writer = errors.or_else(std::io::stdout);
+        if flags.log_format == "json" {
+            builder.json().with_writer(writer).try_init()
+        } else {
+            builder.with_writer(writer).try_init()
+        }
+    } else if flags.log_format == "json" {
+        builder.json().with_writer(std::io::stderr).try_init()
+    } else {
+        builder.with_writer(std::io::stderr).try_init()
+    };
+    if res.is_err() {
+        eprintln!("logging already initialised");
+    }
+}

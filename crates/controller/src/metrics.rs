@@ -1,0 +1,314 @@
+//! Prometheus metrics with upstream's names (`sealed_secrets_controller_*`), plus reconcile
+//! duration, pending work and per-key usage.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub reason: String,
+    pub namespace: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConditionLabels {
+    pub namespace: String,
+    pub name: String,
+    pub condition: String,
+    pub ss_app_kubernetes_io_instance: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub path: String,
+    pub code: String,
+    pub method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpDurationLabels {
+    pub path: String,
+    pub method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub revision: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KeyLabels {
+    pub fingerprint: String,
+    pub secret: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: String,
+}
+
+fn default_buckets() -> impl Iterator<Item = f64> {
+    // Prometheus' default histogram buckets, like upstream.
+    [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ]
+    .into_iter()
+}
+
+/// Every metric the controller exports.
+pub struct Metrics {
+    pub registry: Registry,
+    pub unseal_requests: Counter,
+    pub unseal_errors: Family<ErrorLabels, Counter>,
+    pub condition_info: Family<ConditionLabels, Gauge>,
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub http_duration: Family<HttpDurationLabels, Histogram>,
+    pub reconcile_duration: Family<ResultLabels, Histogram>,
+    pub pending: Gauge,
+    pub in_flight: Gauge,
+    pub key_items: Family<KeyLabels, Gauge>,
+    pub key_sealedsecrets: Family<KeyLabels, Gauge>,
+    pub keys_loaded: Gauge,
+    pub key_errors: Counter,
+    /// SealedSecret (ns/name) → fingerprint of the key that unsealed it last.
+    last_key: Mutex<BTreeMap<String, String>>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("sealed_secrets_controller");
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                revision: env!("CARGO_PKG_VERSION").to_string(),
+            })
+            .set(1);
+        registry.register(
+            "build_info",
+            "Build information (revision label); always 1",
+            build_info,
+        );
+        let unseal_requests = Counter::default();
+        registry.register(
+            "unseal_requests",
+            "Total number of sealed secret unseal requests",
+            unseal_requests.clone(),
+        );
+        let unseal_errors = Family::<ErrorLabels, Counter>::default();
+        registry.register(
+            "unseal_errors",
+            "Total number of sealed secret unseal errors by reason",
+            unseal_errors.clone(),
+        );
+        let condition_info = Family::<ConditionLabels, Gauge>::default();
+        registry.register(
+            "condition_info",
+            "Current SealedSecret condition status. Values are -1 (false), 0 (unknown or absent), 1 (true)",
+            condition_info.clone(),
+        );
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "Total number of HTTP requests by path, code and method",
+            http_requests.clone(),
+        );
+        let http_duration = Family::<HttpDurationLabels, Histogram>::new_with_constructor(
+            (|| Histogram::new(default_buckets())) as fn() -> Histogram,
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latencies in seconds",
+            http_duration.clone(),
+        );
+        let reconcile_duration = Family::<ResultLabels, Histogram>::new_with_constructor(
+            (|| Histogram::new(exponential_buckets(0.0005, 2.0, 16))) as fn() -> Histogram,
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of SealedSecret reconciles by result (success, error, skipped)",
+            reconcile_duration.clone(),
+        );
+        let pending = Gauge::default();
+        registry.register(
+            "pending_sealedsecrets",
+            "SealedSecrets whose current generation has not been reconciled successfully yet (work queue depth)",
+            pending.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "reconciles_in_flight",
+            "Reconciles running right now",
+            in_flight.clone(),
+        );
+        let key_items = Family::<KeyLabels, Gauge>::default();
+        registry.register(
+            "key_unsealed_items",
+            "Items decrypted by each sealing key since the controller started",
+            key_items.clone(),
+        );
+        let key_sealedsecrets = Family::<KeyLabels, Gauge>::default();
+        registry.register(
+            "key_sealedsecrets",
+            "SealedSecrets last unsealed with each key (a key at 0 for long is a clean-up candidate)",
+            key_sealedsecrets.clone(),
+        );
+        let keys_loaded = Gauge::default();
+        registry.register("keys_loaded", "Sealing keys loaded", keys_loaded.clone());
+        let key_errors = Counter::default();
+        registry.register(
+            "key_load_errors",
+            "Key Secrets that could not be loaded",
+            key_errors.clone(),
+        );
+        Self {
+            registry,
+            unseal_requests,
+            unseal_errors,
+            condition_info,
+            http_requests,
+            http_duration,
+            reconcile_duration,
+            pending,
+            in_flight,
+            key_items,
+            key_sealedsecrets,
+            keys_loaded,
+            key_errors,
+            last_key: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn error(&self, reason: &str, namespace: &str) {
+        self.unseal_errors
+            .get_or_create(&ErrorLabels {
+                reason: reason.to_string(),
+                namespace: namespace.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn set_condition(&self, namespace: &str, name: &str, instance: &str, ok: bool) {
+        self.condition_info
+            .get_or_create(&ConditionLabels {
+                namespace: namespace.into(),
+                name: name.into(),
+                condition: "Synced".into(),
+                ss_app_kubernetes_io_instance: instance.into(),
+            })
+            .set(if ok { 1 } else { -1 });
+    }
+
+    /// Drops the per-object series of a deleted SealedSecret.
+    pub fn forget(&self, namespace: &str, name: &str, instance: &str) {
+        self.condition_info.remove(&ConditionLabels {
+            namespace: namespace.into(),
+            name: name.into(),
+            condition: "Synced".into(),
+            ss_app_kubernetes_io_instance: instance.into(),
+        });
+        let mut map = self
+            .last_key
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.remove(&format!("{namespace}/{name}"));
+    }
+
+    /// Records which key unsealed a SealedSecret.
+    pub fn record_key(&self, namespace: &str, name: &str, fingerprint: &str) {
+        let mut map = self
+            .last_key
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.insert(format!("{namespace}/{name}"), fingerprint.to_string());
+    }
+
+    /// Refreshes the per-key gauges from the registry's counters and the last-key map.
+    pub fn refresh_keys(&self, usage: &BTreeMap<String, (String, u64)>) {
+        let counts: BTreeMap<String, i64> = {
+            let map = self
+                .last_key
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut c = BTreeMap::new();
+            for fp in map.values() {
+                *c.entry(fp.clone()).or_insert(0) += 1;
+            }
+            c
+        };
+        self.key_items.clear();
+        self.key_sealedsecrets.clear();
+        for (fp, (secret, uses)) in usage {
+            let labels = KeyLabels {
+                fingerprint: fp.clone(),
+                secret: secret.clone(),
+            };
+            self.key_items
+                .get_or_create(&labels)
+                .set(i64::try_from(*uses).unwrap_or(i64::MAX));
+            self.key_sealedsecrets
+                .get_or_create(&labels)
+                .set(counts.get(fp).copied().unwrap_or(0));
+        }
+        self.keys_loaded
+            .set(i64::try_from(usage.len()).unwrap_or(i64::MAX));
+    }
+
+    /// The text exposition (Prometheus/OpenMetrics text format).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_like_upstream() {
+        let m = Metrics::new();
+        m.unseal_requests.inc();
+        m.error("unseal", "ns");
+        m.set_condition("ns", "a", "", true);
+        m.http_requests
+            .get_or_create(&HttpLabels {
+                path: "/v1/cert.pem".into(),
+                code: "200".into(),
+                method: "GET".into(),
+            })
+            .inc();
+        m.refresh_keys(&BTreeMap::from([(
+            "SHA256:x".to_string(),
+            ("k1".to_string(), 3u64),
+        )]));
+        let text = m.encode();
+        for name in [
+            "sealed_secrets_controller_build_info{revision=",
+            "sealed_secrets_controller_unseal_requests_total 1",
+            "sealed_secrets_controller_unseal_errors_total{reason=\"unseal\",namespace=\"ns\"} 1",
+            "sealed_secrets_controller_condition_info{namespace=\"ns\",name=\"a\",condition=\"Synced\",ss_app_kubernetes_io_instance=\"\"} 1",
+            "sealed_secrets_controller_http_requests_total{path=\"/v1/cert.pem\",code=\"200\",method=\"GET\"} 1",
+            "sealed_secrets_controller_key_unsealed_items{fingerprint=\"SHA256:x\",secret=\"k1\"} 3",
+        ] {
+            assert!(text.contains(name), "missing {name} in\n{text}");
+        }
+        m.forget("ns", "a", "");
+        assert!(!m.encode().contains("name=\"a\""));
+    }
+}

@@ -1,0 +1,354 @@
+//! Reconciling one SealedSecret: unseal, then create or update its Secret, then write status.
+//! The decisions live in `sealed_secrets_core::reconcile`; this is the I/O around them.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Client, Resource, ResourceExt};
+use sealed_secrets_core::reconcile::{IMMUTABLE_SUFFIX, SecretAction, next_status, plan_secret};
+use sealed_secrets_core::unseal::wipe_secret;
+use sealed_secrets_core::{PrivateKey, SealedSecret, UnsealOptions, unseal};
+use tracing::{debug, info, warn};
+
+use crate::error::Error;
+use crate::keys::KeyRegistry;
+use crate::metrics::Metrics;
+
+/// What we last wrote (or found in sync) for a SealedSecret, to skip decrypting again when an
+/// event brings nothing new (our own write coming back through the watch, a restart of the
+/// Secret watch, a key change for an object that is already synced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRecord {
+    pub uid: String,
+    pub generation: Option<i64>,
+    pub secret_resource_version: Option<String>,
+}
+
+/// State shared by all reconciles (and with the HTTP server).
+pub struct Context {
+    pub client: Client,
+    pub keys: Arc<KeyRegistry>,
+    pub metrics: Arc<Metrics>,
+    pub recorder: Recorder,
+    pub unseal_options: UnsealOptions,
+    pub update_status: bool,
+    pub max_retries: u32,
+    synced: Mutex<HashMap<ObjectRef<SealedSecret>, SyncRecord>>,
+    retries: Mutex<HashMap<ObjectRef<SealedSecret>, u32>>,
+    /// Limits concurrent RSA work to the number of cores.
+    cpu: tokio::sync::Semaphore,
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        keys: Arc<KeyRegistry>,
+        metrics: Arc<Metrics>,
+        recorder: Recorder,
+        unseal_options: UnsealOptions,
+        update_status: bool,
+        max_retries: u32,
+    ) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            client,
+            keys,
+            metrics,
+            recorder,
+            unseal_options,
+            update_status,
+            max_retries,
+            synced: Mutex::new(HashMap::new()),
+            retries: Mutex::new(HashMap::new()),
+            cpu: tokio::sync::Semaphore::new(cores),
+        }
+    }
+
+    fn synced(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<SealedSecret>, SyncRecord>> {
+        self.synced
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn retries(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<SealedSecret>, u32>> {
+        self.retries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// True if a Secret event (its resourceVersion) is just our own last write echoing back.
+    pub fn is_known_secret_version(&self, r: &ObjectRef<SealedSecret>, rv: Option<&str>) -> bool {
+        self.synced()
+            .get(r)
+            .is_some_and(|rec| rec.secret_resource_version.as_deref() == rv && rv.is_some())
+    }
+
+    /// Forgets a deleted SealedSecret.
+    pub fn forget(&self, ss: &SealedSecret) {
+        let r = ObjectRef::from_obj(ss);
+        self.synced().remove(&r);
+        self.retries().remove(&r);
+        self.metrics.forget(
+            &ss.namespace().unwrap_or_default(),
+            &ss.name_any(),
+            &instance_label(ss),
+        );
+    }
+
+    /// Number of SealedSecrets in sync with their current generation.
+    pub fn synced_count(&self) -> usize {
+        self.synced().len()
+    }
+}
+
+fn instance_label(ss: &SealedSecret) -> String {
+    ss.labels()
+        .get("app.kubernetes.io/instance")
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Outcome of the Secret step.
+enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+    Skipped,
+}
+
+/// The reconcile entry point for kube-runtime's `Controller`.
+pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    ctx.metrics.unseal_requests.inc();
+    ctx.metrics.in_flight.inc();
+    let result = apply(&ss, &ctx).await;
+    ctx.metrics.in_flight.dec();
+    let ns = ss.namespace().unwrap_or_default();
+    let name = ss.name_any();
+    let r = ObjectRef::from_obj(ss.as_ref());
+
+    let outcome_label = match &result {
+        Ok(Outcome::Skipped) => "skipped",
+        Ok(_) => "success",
+        Err(_) => "error",
+    };
+    ctx.metrics
+        .reconcile_duration
+        .get_or_create(&crate::metrics::ResultLabels {
+            result: outcome_label.into(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+
+    let status_outcome = match &result {
+        Ok(_) => Ok(()),
+        Err(e) => Err((e.category(), e.to_string())),
+    };
+    match &result {
+        Ok(Outcome::Created | Outcome::Updated) => {
+            publish(
+                &ctx,
+                &ss,
+                EventType::Normal,
+                "Unsealed",
+                "SealedSecret unsealed successfully",
+            )
+            .await;
+            info!(namespace = %ns, name = %name, elapsed_ms = started.elapsed().as_millis() as u64, "unsealed");
+        }
+        Ok(_) => debug!(namespace = %ns, name = %name, "in sync"),
+        Err(e) => {
+            warn!(namespace = %ns, name = %name, category = e.category(), error = %e, "reconcile failed");
+            ctx.metrics.error(e.category(), &ns);
+            publish(
+                &ctx,
+                &ss,
+                EventType::Warning,
+                e.event_reason(),
+                &e.event_message(),
+            )
+            .await;
+        }
+    }
+    ctx.metrics
+        .set_condition(&ns, &name, &instance_label(&ss), result.is_ok());
+
+    if ctx.update_status {
+        let status = next_status(
+            ss.status.as_ref(),
+            ss.metadata.generation,
+            status_outcome
+                .as_ref()
+                .map(|_| ())
+                .map_err(|(c, m)| (*c, m.as_str())),
+            Time(k8s_openapi::jiff::Timestamp::now()),
+        );
+        if let Some(status) = status {
+            let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &ns);
+            let patch = serde_json::json!({ "status": status });
+            if let Err(e) = api
+                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                let err = Error::Status(e);
+                warn!(namespace = %ns, name = %name, category = err.category(), error = %err, "status update failed");
+                ctx.metrics.error(err.category(), &ns);
+                if result.is_ok() {
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    match result {
+        Ok(_) => {
+            ctx.retries().remove(&r);
+            Ok(Action::await_change())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Backoff for failures: 1 s, 2 s, 4 s … up to `--max-unseal-retries` attempts, then wait for
+/// a change (of the object, its Secret or the keys).
+pub fn error_policy(ss: Arc<SealedSecret>, err: &Error, ctx: Arc<Context>) -> Action {
+    if matches!(err, Error::Immutable) {
+        return Action::await_change();
+    }
+    let r = ObjectRef::from_obj(ss.as_ref());
+    let mut retries = ctx.retries();
+    let n = retries.entry(r).or_insert(0);
+    *n += 1;
+    if *n > ctx.max_retries {
+        return Action::await_change();
+    }
+    Action::requeue(Duration::from_secs(1u64 << (*n - 1).min(8)))
+}
+
+async fn publish(ctx: &Context, ss: &SealedSecret, type_: EventType, reason: &str, note: &str) {
+    let ev = Event {
+        type_,
+        reason: reason.to_string(),
+        note: Some(note.to_string()),
+        action: "Unseal".to_string(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&ev, &ss.object_ref(&())).await {
+        debug!(error = %e, "cannot publish event");
+    }
+}
+
+async fn apply(ss: &SealedSecret, ctx: &Context) -> Result<Outcome, Error> {
+    let ns = ss
+        .metadata
+        .namespace
+        .as_deref()
+        .ok_or(Error::Invalid("no namespace"))?;
+    let name = ss
+        .metadata
+        .name
+        .as_deref()
+        .ok_or(Error::Invalid("no name"))?;
+    let uid = ss.metadata.uid.clone().ok_or(Error::Invalid("no uid"))?;
+    let r = ObjectRef::from_obj(ss);
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+
+    let mut existing = secrets.get_opt(name).await.map_err(Error::Fetch)?;
+    let result = apply_with(ss, ctx, &secrets, existing.as_ref(), r, uid).await;
+    if let Some(e) = existing.as_mut() {
+        wipe_secret(e);
+    }
+    result
+}
+
+async fn apply_with(
+    ss: &SealedSecret,
+    ctx: &Context,
+    secrets: &Api<Secret>,
+    existing: Option<&Secret>,
+    r: ObjectRef<SealedSecret>,
+    uid: String,
+) -> Result<Outcome, Error> {
+    let name = ss
+        .metadata
+        .name
+        .as_deref()
+        .ok_or(Error::Invalid("no name"))?;
+    let ns = ss
+        .metadata
+        .namespace
+        .as_deref()
+        .ok_or(Error::Invalid("no namespace"))?;
+    let current_rv = existing.and_then(|s| s.metadata.resource_version.clone());
+    let record = SyncRecord {
+        uid: uid.clone(),
+        generation: ss.metadata.generation,
+        secret_resource_version: current_rv.clone(),
+    };
+    if existing.is_some() && ctx.synced().get(&r) == Some(&record) {
+        return Ok(Outcome::Skipped);
+    }
+
+    let entries = ctx.keys.trial_order();
+    if entries.is_empty() {
+        return Err(Error::NoKeys);
+    }
+    let keys: Vec<PrivateKey> = entries.iter().map(|e| e.key.clone()).collect();
+    let owned = Arc::new(ss.clone());
+    let opts = ctx.unseal_options;
+    let permit = ctx.cpu.acquire().await.map_err(|_| Error::NoKeys)?;
+    let unsealed = tokio::task::spawn_blocking(move || unseal(&owned, &keys, opts))
+        .await
+        .map_err(|_| Error::Invalid("unseal task failed"))??;
+    drop(permit);
+    let mut used_fp = None;
+    for &i in &unsealed.keys_used {
+        if let Some(e) = entries.get(i) {
+            e.uses.fetch_add(1, Ordering::Relaxed);
+            used_fp = Some(e.key.fingerprint().to_string());
+        }
+    }
+    if let Some(fp) = used_fp {
+        ctx.metrics.record_key(ns, name, &fp);
+    }
+
+    let desired = unsealed.take_secret();
+    let plan = plan_secret(existing, desired, &uid);
+    let (outcome, new_rv) = match plan {
+        Err(e) => return Err(e.into()),
+        Ok(SecretAction::Unchanged) => (Outcome::Unchanged, current_rv),
+        Ok(SecretAction::Create(mut s)) => {
+            let res = secrets.create(&PostParams::default(), &s).await;
+            wipe_secret(&mut s);
+            let created = res.map_err(Error::Update)?;
+            (Outcome::Created, created.metadata.resource_version)
+        }
+        Ok(SecretAction::Update(mut s)) => {
+            let res = secrets.replace(name, &PostParams::default(), &s).await;
+            wipe_secret(&mut s);
+            match res {
+                Ok(updated) => (Outcome::Updated, updated.metadata.resource_version),
+                Err(kube::Error::Api(status)) if status.message.ends_with(IMMUTABLE_SUFFIX) => {
+                    return Err(Error::Immutable);
+                }
+                Err(e) => return Err(Error::Update(e)),
+            }
+        }
+    };
+    ctx.synced().insert(
+        r,
+        SyncRecord {
+            uid,
+            generation: ss.metadata.generation,
+            secret_resource_version: new_rv,
+        },
+    );
+    Ok(outcome)
+}

@@ -1,0 +1,335 @@
+//! The decisions of a reconcile, free of I/O: how an unsealed Secret is merged into an existing
+//! one (`managed` / `patch` semantics), and when the `Synced` condition must be written.
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::annotations::{MANAGED, PATCH};
+use crate::types::{CONDITION_SYNCED, SealedSecretCondition, SealedSecretStatus};
+
+/// What to do with the Secret.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecretAction {
+    /// No Secret exists: create the desired one.
+    Create(Secret),
+    /// The Secret exists and must be replaced by this (full update).
+    Update(Secret),
+    /// The Secret already matches.
+    Unchanged,
+}
+
+/// The existing Secret may not be touched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Resource {0:?} already exists and is not managed by SealedSecret")]
+pub struct Unmanaged(pub String);
+
+fn annotation_true(secret: &Secret, key: &str) -> bool {
+    secret
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .is_some_and(|v| v == "true")
+}
+
+/// True if `secret` is controlled by the SealedSecret with `owner_uid`.
+pub fn is_controlled_by(secret: &Secret, owner_uid: &str) -> bool {
+    secret
+        .metadata
+        .owner_references
+        .as_ref()
+        .is_some_and(|refs| {
+            refs.iter()
+                .any(|r| r.controller == Some(true) && r.uid == owner_uid)
+        })
+}
+
+/// Decides how to bring `existing` to `desired` (upstream's rules):
+///
+/// - no Secret: create;
+/// - a Secret not controlled by this SealedSecret and without `managed`/`patch`: refuse;
+/// - replace mode: data, labels, annotations and ownerReferences are replaced;
+/// - patch mode (`patch: "true"` on the existing Secret): data, labels and annotations are
+///   merged over the existing ones, ownerReferences replaced only if `managed` is also set;
+/// - `type` is always set; `immutable` is never changed on an existing Secret.
+pub fn plan_secret(
+    existing: Option<&Secret>,
+    desired: Secret,
+    owner_uid: &str,
+) -> Result<SecretAction, Unmanaged> {
+    let Some(existing) = existing else {
+        return Ok(SecretAction::Create(desired));
+    };
+    let managed = annotation_true(existing, MANAGED);
+    let patch = annotation_true(existing, PATCH);
+    if !is_controlled_by(existing, owner_uid) && !managed && !patch {
+        return Err(Unmanaged(
+            existing.metadata.name.clone().unwrap_or_default(),
+        ));
+    }
+    let mut next = existing.clone();
+    if patch {
+        if let Some(d) = desired.data {
+            next.data.get_or_insert_with(Default::default).extend(d);
+        }
+        if let Some(l) = desired.metadata.labels {
+            next.metadata
+                .labels
+                .get_or_insert_with(Default::default)
+                .extend(l);
+        }
+        if let Some(a) = desired.metadata.annotations {
+            next.metadata
+                .annotations
+                .get_or_insert_with(Default::default)
+                .extend(a);
+        }
+        if managed {
+            next.metadata.owner_references = desired.metadata.owner_references;
+        }
+    } else {
+        next.data = desired.data;
+        next.metadata.labels = desired.metadata.labels;
+        next.metadata.annotations = desired.metadata.annotations;
+        next.metadata.owner_references = desired.metadata.owner_references;
+    }
+    next.type_ = desired.type_;
+    // `stringData` never comes back from the API server; never send one.
+    next.string_data = None;
+    if same_content(existing, &next) {
+        Ok(SecretAction::Unchanged)
+    } else {
+        Ok(SecretAction::Update(next))
+    }
+}
+
+/// Semantic equality of the parts the controller manages. An absent map equals an empty one.
+fn same_content(a: &Secret, b: &Secret) -> bool {
+    fn norm<T: Clone + Default>(o: &Option<T>) -> T {
+        o.clone().unwrap_or_default()
+    }
+    norm(&a.data) == norm(&b.data)
+        && norm(&a.metadata.labels) == norm(&b.metadata.labels)
+        && norm(&a.metadata.annotations) == norm(&b.metadata.annotations)
+        && norm(&a.metadata.owner_references) == norm(&b.metadata.owner_references)
+        && a.type_.as_deref().unwrap_or("Opaque") == b.type_.as_deref().unwrap_or("Opaque")
+}
+
+/// The error text the API server returns when data of an immutable Secret changes.
+pub const IMMUTABLE_SUFFIX: &str = "field is immutable when `immutable` is set";
+
+/// The explanation given instead of the API server's message for an immutable Secret.
+pub const IMMUTABLE_MESSAGE: &str = "the Secret is immutable (`immutable: true`) and its data changed: \
+Kubernetes does not allow this. Delete the Secret so the controller can recreate it with the new data";
+
+/// The `Synced` condition after a reconcile, or `None` when nothing needs writing
+/// (same status, same message, same observed generation): status writes never loop.
+pub fn next_status(
+    current: Option<&SealedSecretStatus>,
+    generation: Option<i64>,
+    outcome: Result<(), (&str, &str)>,
+    now: Time,
+) -> Option<SealedSecretStatus> {
+    let (status, reason, message) = match outcome {
+        Ok(()) => ("True", None, None),
+        Err((reason, message)) => ("False", Some(reason.to_string()), Some(message.to_string())),
+    };
+    let old = current
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == CONDITION_SYNCED));
+    let observed = current.and_then(|s| s.observed_generation);
+    if let Some(old) = old
+        && old.status == status
+        && old.message == message
+        && old.reason == reason
+        && observed == generation
+    {
+        return None;
+    }
+    let transition = match old {
+        Some(o) if o.status == status => o.last_transition_time.clone().or(Some(now.clone())),
+        _ => Some(now.clone()),
+    };
+    let mut conditions: Vec<SealedSecretCondition> = current
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.type_ != CONDITION_SYNCED)
+        .collect();
+    conditions.insert(
+        0,
+        SealedSecretCondition {
+            type_: CONDITION_SYNCED.to_string(),
+            status: status.to_string(),
+            last_update_time: Some(now),
+            last_transition_time: transition,
+            reason,
+            message,
+        },
+    );
+    Some(SealedSecretStatus {
+        observed_generation: generation,
+        conditions: Some(conditions),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::ByteString;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+    use std::collections::BTreeMap;
+
+    fn owner(uid: &str) -> Vec<OwnerReference> {
+        vec![OwnerReference {
+            api_version: "bitnami.com/v1alpha1".into(),
+            kind: "SealedSecret".into(),
+            name: "s".into(),
+            uid: uid.into(),
+            controller: Some(true),
+            block_owner_deletion: None,
+        }]
+    }
+
+    fn secret(data: &[(&str, &str)], ann: &[(&str, &str)], owner_uid: Option<&str>) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                name: Some("s".into()),
+                namespace: Some("ns".into()),
+                annotations: (!ann.is_empty()).then(|| {
+                    ann.iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect()
+                }),
+                owner_references: owner_uid.map(owner),
+                ..Default::default()
+            },
+            data: Some(
+                data.iter()
+                    .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                    .collect::<BTreeMap<_, _>>(),
+            ),
+            type_: Some("Opaque".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn create_when_missing() {
+        let d = secret(&[("a", "1")], &[], Some("u"));
+        assert_eq!(
+            plan_secret(None, d.clone(), "u").unwrap(),
+            SecretAction::Create(d)
+        );
+    }
+
+    #[test]
+    fn unmanaged_is_refused_with_upstream_message() {
+        let existing = secret(&[("a", "1")], &[], None);
+        let err =
+            plan_secret(Some(&existing), secret(&[("a", "2")], &[], Some("u")), "u").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Resource \"s\" already exists and is not managed by SealedSecret"
+        );
+        // Owned by another SealedSecret (uid differs): also refused.
+        let other = secret(&[("a", "1")], &[], Some("other"));
+        assert!(plan_secret(Some(&other), secret(&[], &[], Some("u")), "u").is_err());
+    }
+
+    #[test]
+    fn owned_replace_and_unchanged() {
+        let existing = secret(&[("a", "1"), ("old", "x")], &[], Some("u"));
+        let desired = secret(&[("a", "2")], &[], Some("u"));
+        match plan_secret(Some(&existing), desired.clone(), "u").unwrap() {
+            SecretAction::Update(s) => {
+                let keys: Vec<_> = s.data.unwrap().into_keys().collect();
+                assert_eq!(keys, ["a"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let same = secret(&[("a", "2")], &[], Some("u"));
+        assert_eq!(
+            plan_secret(Some(&same), desired, "u").unwrap(),
+            SecretAction::Unchanged
+        );
+    }
+
+    #[test]
+    fn managed_takes_ownership() {
+        let existing = secret(&[("a", "1")], &[(MANAGED, "true")], None);
+        let desired = secret(&[("b", "2")], &[], Some("u"));
+        let SecretAction::Update(s) = plan_secret(Some(&existing), desired, "u").unwrap() else {
+            panic!()
+        };
+        assert!(is_controlled_by(&s, "u"));
+        assert!(!s.data.as_ref().unwrap().contains_key("a"));
+    }
+
+    #[test]
+    fn patch_merges_and_keeps_ownership_unless_managed() {
+        let existing = secret(
+            &[("keep", "1"), ("a", "old")],
+            &[(PATCH, "true"), ("x", "y")],
+            None,
+        );
+        let desired = secret(&[("a", "new")], &[("z", "w")], Some("u"));
+        let SecretAction::Update(s) = plan_secret(Some(&existing), desired.clone(), "u").unwrap()
+        else {
+            panic!()
+        };
+        let data = s.data.as_ref().unwrap();
+        assert_eq!(data["keep"].0, b"1");
+        assert_eq!(data["a"].0, b"new");
+        let ann = s.metadata.annotations.as_ref().unwrap();
+        assert_eq!(ann["x"], "y");
+        assert_eq!(ann["z"], "w");
+        assert!(s.metadata.owner_references.is_none());
+
+        let both = secret(
+            &[("keep", "1")],
+            &[(PATCH, "true"), (MANAGED, "true")],
+            None,
+        );
+        let SecretAction::Update(s) = plan_secret(Some(&both), desired, "u").unwrap() else {
+            panic!()
+        };
+        assert!(is_controlled_by(&s, "u"));
+        assert_eq!(s.data.as_ref().unwrap()["keep"].0, b"1");
+    }
+
+    fn t(s: i64) -> Time {
+        Time(jiff_ts(s))
+    }
+    fn jiff_ts(s: i64) -> k8s_openapi::jiff::Timestamp {
+        k8s_openapi::jiff::Timestamp::from_second(s).unwrap()
+    }
+
+    #[test]
+    fn status_written_only_on_change() {
+        let first = next_status(None, Some(1), Ok(()), t(10)).unwrap();
+        let c = &first.conditions.as_ref().unwrap()[0];
+        assert_eq!((c.type_.as_str(), c.status.as_str()), ("Synced", "True"));
+        assert_eq!(first.observed_generation, Some(1));
+        // Same outcome, same generation: nothing to write.
+        assert!(next_status(Some(&first), Some(1), Ok(()), t(20)).is_none());
+        // New generation: write, but keep the transition time.
+        let again = next_status(Some(&first), Some(2), Ok(()), t(30)).unwrap();
+        let c2 = &again.conditions.as_ref().unwrap()[0];
+        assert_eq!(c2.last_transition_time, Some(t(10)));
+        assert_eq!(c2.last_update_time, Some(t(30)));
+        // Failure: status False, reason and message set, transition time moves.
+        let failed =
+            next_status(Some(&again), Some(2), Err(("unseal", "boom (a)")), t(40)).unwrap();
+        let c3 = &failed.conditions.as_ref().unwrap()[0];
+        assert_eq!(c3.status, "False");
+        assert_eq!(c3.message.as_deref(), Some("boom (a)"));
+        assert_eq!(c3.reason.as_deref(), Some("unseal"));
+        assert_eq!(c3.last_transition_time, Some(t(40)));
+        assert!(next_status(Some(&failed), Some(2), Err(("unseal", "boom (a)")), t(50)).is_none());
+        assert!(next_status(Some(&failed), Some(2), Err(("unseal", "other (b)")), t(50)).is_some());
+        // Success clears the message.
+        let ok = next_status(Some(&failed), Some(2), Ok(()), t(60)).unwrap();
+        assert!(ok.conditions.as_ref().unwrap()[0].message.is_none());
+    }
+}
