@@ -33,6 +33,38 @@ use crate::keys::KeyRegistry;
 use crate::metrics::Metrics;
 use crate::reconcile::Context;
 
+/// The whole program: parse flags (and `SEALED_SECRETS_*`), log, run until a signal.
+/// Returns the process exit code. Shared by the binary and the e2e test harness.
+pub fn main_entry() -> i32 {
+    use clap::Parser;
+    let flags = Flags::parse();
+    if flags.version {
+        println!("controller version: {}", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    init_logging(&flags);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .max_blocking_threads(cores.max(2))
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(run(flags)) {
+        Ok(()) => 0,
+        Err(e) => {
+            error!(error = %format!("{e:#}"), "controller failed");
+            1
+        }
+    }
+}
+
 /// The controller's own namespace: `--namespace`, `POD_NAMESPACE`, the service account's
 /// namespace file, then `default` (upstream's order).
 pub fn own_namespace(flag: Option<&str>) -> String {

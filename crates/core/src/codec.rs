@@ -1,7 +1,11 @@
 //! Reading and writing Kubernetes objects as JSON or YAML, like kubectl and upstream kubeseal:
 //! multi-document YAML or concatenated JSON in, pretty JSON or sorted-key YAML out.
 
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use crate::types::SealedSecret;
 
@@ -81,21 +85,53 @@ pub fn parse_documents(input: &[u8]) -> Result<Vec<serde_json::Value>, CodecErro
     Ok(out)
 }
 
-/// YAML parser errors can quote the offending source line, which may hold a secret value;
-/// keep only the position.
+/// YAML parser errors can quote the offending source line or a key, which may hold a secret
+/// value; keep only the position and the description up to the first quote or colon
+/// (`line 5 column 3: duplicate mapping key`, never the key itself).
 fn yaml_error(e: &serde_saphyr::Error) -> CodecError {
     let msg = e.to_string();
-    let first_line = msg.lines().next().unwrap_or("syntax error");
-    // Keep messages like "… at line 3 column 5" but never a quoted snippet.
-    let cleaned: String = match first_line.find(['`', '"', '\'']) {
-        Some(i) => first_line[..i].trim_end().to_string(),
-        None => first_line.to_string(),
+    let first_line = msg.lines().next().unwrap_or_default().trim();
+    let rest = first_line.strip_prefix("error: ").unwrap_or(first_line);
+    let (location, description) = match rest.split_once(": ") {
+        Some((loc, desc)) if loc.starts_with("line ") => (Some(loc), desc),
+        _ => (None, rest),
     };
-    CodecError::Yaml(if cleaned.is_empty() {
-        "syntax error".into()
+    let description = description
+        .split([':', '`', '"', '\''])
+        .next()
+        .unwrap_or_default()
+        .trim();
+    let description = if description.is_empty() {
+        "syntax error"
     } else {
-        cleaned
+        description
+    };
+    CodecError::Yaml(match location {
+        Some(loc) => format!("{loc}: {description}"),
+        None => description.to_string(),
     })
+}
+
+/// Go's `base64.StdEncoding` as used by `encoding/json` for `[]byte` (Secret `data`, key
+/// backups): standard alphabet with `=` padding, non-zero trailing bits accepted.
+const GO_STD_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+);
+
+/// Decodes a base64 value the way upstream (Go) does: like [`GO_STD_BASE64`], and CR and LF
+/// anywhere in the input are ignored (so a value wrapped over several lines, e.g. a YAML `|`
+/// block, is accepted). The result is wiped on drop; `None` if the value is not valid base64.
+pub fn decode_base64_like_go(value: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    let is_newline = |b: &u8| matches!(b, b'\r' | b'\n');
+    let decoded = if value.iter().any(is_newline) {
+        let joined: Zeroizing<Vec<u8>> =
+            Zeroizing::new(value.iter().copied().filter(|b| !is_newline(b)).collect());
+        GO_STD_BASE64.decode(joined.as_slice())
+    } else {
+        GO_STD_BASE64.decode(value)
+    };
+    decoded.ok().map(Zeroizing::new)
 }
 
 /// Parses exactly one object (used for `--merge-into`, `--recovery-unseal`, HTTP bodies).
@@ -198,6 +234,25 @@ mod tests {
     fn yaml_errors_do_not_quote_input() {
         let err = parse_documents(b"a: 1\nsecret: \"hunter2\n  b: [").unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
+        let err = parse_documents(b"a:\n  hunter2: 1\n  hunter2: 2\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(!msg.contains("hunter2"), "{msg}");
+        assert!(
+            msg.contains("line 3 column 3: duplicate mapping key"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn base64_like_go() {
+        let d = |s: &str| decode_base64_like_go(s.as_bytes()).map(|v| v.to_vec());
+        assert_eq!(d("YWJj").unwrap(), b"abc");
+        assert_eq!(d("YWJjZGVm\nZ2hp\r\n").unwrap(), b"abcdefghi");
+        assert_eq!(d("YR==").unwrap(), b"a");
+        assert_eq!(d("").unwrap(), b"");
+        assert!(d("YQ").is_none());
+        assert!(d("YW Jj").is_none());
+        assert!(d("not base64!").is_none());
     }
 
     #[test]

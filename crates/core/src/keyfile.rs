@@ -2,10 +2,6 @@
 //! JSON or YAML (several documents allowed), or a `v1.List` of key Secrets (what
 //! `kubectl get secret -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml` prints).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use zeroize::Zeroizing;
-
 use crate::codec::{CodecError, parse_documents};
 use crate::keys::{Backend, KeyError, PrivateKey};
 
@@ -61,11 +57,8 @@ pub fn private_keys_from_bytes(
         let Some(b64) = s.pointer("/data/tls.key").and_then(|v| v.as_str()) else {
             return Err(KeyFileError::MissingTlsKey(name));
         };
-        let pem = Zeroizing::new(
-            STANDARD
-                .decode(b64.as_bytes())
-                .map_err(|_| KeyFileError::Base64(name.clone()))?,
-        );
+        let pem = crate::codec::decode_base64_like_go(b64.as_bytes())
+            .ok_or_else(|| KeyFileError::Base64(name.clone()))?;
         let key = PrivateKey::from_pem(&pem, backend).map_err(|source| KeyFileError::Key {
             name: name.clone(),
             source,
@@ -88,6 +81,8 @@ pub fn dedup(keys: &mut Vec<PrivateKey>) {
 mod tests {
     use super::*;
     use crate::keys::test_key_2048;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
     use serde_json::json;
 
     fn secret(name: &str, key: &PrivateKey) -> serde_json::Value {

@@ -46,7 +46,7 @@ pub fn reencrypt(
     let mut errors = Vec::new();
     let mut preferred: Option<usize> = None;
     for (item, value) in out.spec.encrypted_data.iter_mut() {
-        let Ok(raw) = STANDARD.decode(value.as_bytes()) else {
+        let Some(raw) = crate::codec::decode_base64_like_go(value.as_bytes()) else {
             errors.push((item.clone(), ItemError::Base64));
             continue;
         };

@@ -86,10 +86,9 @@ impl InputSecret {
                             return Err(SealError::DataNotString(k));
                         };
                         let s = Zeroizing::new(s);
-                        let bytes = STANDARD
-                            .decode(s.as_bytes())
-                            .map_err(|_| SealError::InvalidBase64(k.clone()))?;
-                        items.insert(k, Zeroizing::new(bytes));
+                        let bytes = crate::codec::decode_base64_like_go(s.as_bytes())
+                            .ok_or_else(|| SealError::InvalidBase64(k.clone()))?;
+                        items.insert(k, bytes);
                     }
                 }
                 _ => return Err(SealError::InvalidSecret("data is not a mapping".into())),
@@ -113,11 +112,8 @@ impl InputSecret {
                 }
             }
         }
-        let rest: Secret = serde_json::from_value(value).map_err(|e| {
-            // serde messages may quote a scalar; data and stringData were removed above, so
-            // what remains is metadata, type and immutable.
-            SealError::InvalidSecret(e.to_string())
-        })?;
+        let rest: Secret = serde_json::from_value(value)
+            .map_err(|e| SealError::InvalidSecret(redact_scalars(&e.to_string())))?;
         Ok(Self {
             metadata: rest.metadata,
             type_: rest.type_,
@@ -125,6 +121,50 @@ impl InputSecret {
             items,
         })
     }
+}
+
+/// Removes the values serde quotes in its messages (``invalid type: string "x"``,
+/// ``integer `5` ``), keeping their kind: an annotation or label may hold a secret, and
+/// upstream's messages never show values either.
+fn redact_scalars(msg: &str) -> String {
+    const KINDS: [&str; 4] = ["string ", "integer ", "floating point ", "boolean "];
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    'outer: while !rest.is_empty() {
+        for kind in KINDS {
+            if let Some(after) = rest.strip_prefix(kind) {
+                let closing = match after.chars().next() {
+                    Some('"') => Some('"'),
+                    Some('`') => Some('`'),
+                    _ => None,
+                };
+                if let Some(close) = closing {
+                    out.push_str(kind.trim_end());
+                    // Skip the quoted value, honouring `\"` escapes in Debug-quoted strings.
+                    let mut escaped = false;
+                    let mut end = after.len();
+                    for (i, c) in after.char_indices().skip(1) {
+                        if escaped {
+                            escaped = false;
+                        } else if c == '\\' && close == '"' {
+                            escaped = true;
+                        } else if c == close {
+                            end = i + c.len_utf8();
+                            break;
+                        }
+                    }
+                    rest = &after[end..];
+                    continue 'outer;
+                }
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out
 }
 
 /// Options of a sealing run, mirroring kubeseal's flags.
@@ -412,6 +452,28 @@ mod tests {
         let ss = seal(secret(json!({"metadata": {"name": "x"}})), &key, &allow).unwrap();
         assert!(ss.spec.encrypted_data.is_empty());
         assert_eq!(ss.metadata.namespace.as_deref(), Some("n"));
+    }
+
+    #[test]
+    fn data_base64_like_go_and_no_values_in_messages() {
+        let s = secret(json!({"metadata": {"name": "x"}, "data": {"a": "YWJj\nZGVm\n"}}));
+        assert_eq!(s.items["a"].as_slice(), b"abcdef");
+        for bad in [
+            json!({"metadata": {"name": "x", "labels": {"l": 12345}}}),
+            json!({"metadata": {"name": "x"}, "immutable": "hunter2"}),
+            json!({"metadata": {"name": "x", "annotations": {"a": 1.5}}}),
+            json!({"metadata": {"name": "x", "annotations": {"a": true}}}),
+        ] {
+            let msg = InputSecret::from_value(bad).unwrap_err().to_string();
+            for v in ["12345", "hunter2", "1.5", "true"] {
+                assert!(!msg.contains(v), "{msg}");
+            }
+            assert!(msg.starts_with("invalid Secret: invalid type: "), "{msg}");
+        }
+        assert_eq!(
+            redact_scalars(r#"invalid type: string "a\"b", expected x; missing field `uid`"#),
+            "invalid type: string, expected x; missing field `uid`"
+        );
     }
 
     #[test]

@@ -3,8 +3,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -218,7 +216,7 @@ pub fn unseal(
         let mut preferred: Option<usize> = None;
         let mut order: Vec<usize> = (0..keys.len()).collect();
         for (item, value) in &ss.spec.encrypted_data {
-            let Ok(raw) = STANDARD.decode(value.as_bytes()) else {
+            let Some(raw) = crate::codec::decode_base64_like_go(value.as_bytes()) else {
                 errors.push((item.clone(), ItemError::Base64));
                 continue;
             };

@@ -224,12 +224,22 @@ impl Input {
         let docs = codec::parse_documents(self.bytes()?)?;
         docs.into_iter()
             .enumerate()
-            .map(|(i, d)| {
-                serde_json::from_value::<SealedSecret>(d)
-                    .map_err(|e| anyhow!("document {} is not a valid SealedSecret: {e}", i + 1))
-            })
+            .map(|(i, d)| sealed_secret_from_value(d, &format!("document {}", i + 1)))
             .collect()
     }
+}
+
+/// Reads a SealedSecret, refusing objects of another kind (like upstream's typed decoder) so
+/// that a plain Secret or anything else is reported as such. A missing `kind` is accepted.
+fn sealed_secret_from_value(doc: serde_json::Value, what: &str) -> Result<SealedSecret> {
+    match doc.get("kind") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::String(k)) if k == "SealedSecret" => {}
+        Some(serde_json::Value::String(k)) => bail!("{what} is not a SealedSecret (kind {k:?})"),
+        Some(_) => bail!("{what} is not a SealedSecret (kind is not a string)"),
+    }
+    serde_json::from_value::<SealedSecret>(doc)
+        .map_err(|e| anyhow!("{what} is not a valid SealedSecret: {e}"))
 }
 
 fn is_url(s: &str) -> bool {
@@ -259,8 +269,9 @@ fn open_cert(cli: &Cli, conn: &Connection) -> Result<Vec<u8>> {
 }
 
 fn fetch_url(url: &str) -> Result<Vec<u8>> {
-    if let Some(path) = url.strip_prefix("file://") {
-        return std::fs::read(path).with_context(|| format!("cannot fetch {url:?}"));
+    if let Some(rest) = url.strip_prefix("file://") {
+        return std::fs::read(file_url_path(rest)?)
+            .with_context(|| format!("cannot fetch {url:?}"));
     }
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         bail!("cannot fetch {url:?}: unsupported URL scheme");
@@ -289,6 +300,50 @@ fn fetch_url(url: &str) -> Result<Vec<u8>> {
         .limit(1 << 20)
         .read_to_vec()
         .map_err(|e| anyhow!("cannot fetch {url:?}: {e}"))
+}
+
+/// The local path of a `file://` URL (what follows the scheme): like Go's file transport,
+/// the host part is ignored, the query and fragment are dropped and `%XX` escapes are
+/// decoded.
+fn file_url_path(rest: &str) -> Result<std::path::PathBuf> {
+    let path = rest.find('/').map_or("", |i| &rest[i..]);
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    if path.is_empty() {
+        bail!("invalid file URL {:?}: no path", format!("file://{rest}"));
+    }
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            let Some(decoded) = hex else {
+                bail!(
+                    "invalid file URL {:?}: bad %-escape",
+                    format!("file://{rest}")
+                );
+            };
+            out.push(decoded);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        Ok(std::ffi::OsString::from_vec(out).into())
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(String::from_utf8(out)
+            .map_err(|_| anyhow!("invalid file URL: path is not UTF-8"))?
+            .into())
+    }
 }
 
 fn parse_cert(bytes: &[u8]) -> Result<Certificate> {
@@ -436,8 +491,11 @@ fn merge_into(
 ) -> Result<()> {
     let original_bytes = std::fs::read(target)
         .with_context(|| format!("cannot read --merge-into file {target:?}"))?;
-    let mut original: SealedSecret = serde_json::from_value(codec::parse_single(&original_bytes)?)
-        .with_context(|| format!("{target:?} is not a SealedSecret"))?;
+    let mut original = sealed_secret_from_value(
+        codec::parse_single(&original_bytes)
+            .with_context(|| format!("cannot read --merge-into file {target:?}"))?,
+        &format!("{target:?}"),
+    )?;
     let original_scope = Scope::from_annotations(original.metadata.annotations.as_ref());
     if let Some(s) = scope.filter(|s| *s != original_scope) {
         bail!(
@@ -458,7 +516,19 @@ fn merge_into(
         bail!("no secrets found. Ensure the input is valid and UTF-8 encoded");
     }
     for doc in docs {
-        let update = seal(InputSecret::from_value(doc)?, key, &opts)?;
+        let secret = InputSecret::from_value(doc)?;
+        // The input's own scope annotations win over a strict (or no) --scope and would
+        // produce items that cannot be decrypted under the original's scope.
+        let declared = Scope::from_annotations(secret.metadata.annotations.as_ref());
+        if scope.filter(|s| *s != Scope::Strict).is_none()
+            && declared != Scope::Strict
+            && declared != original_scope
+        {
+            bail!(
+                "scope mismatch: {target:?} is sealed with scope {original_scope}, but the input secret is annotated with scope {declared}"
+            );
+        }
+        let update = seal(secret, key, &opts)?;
         sealed_secrets_core::seal::merge_into(&mut original, update);
     }
     // Keep the file's own format unless -o says otherwise (upstream always wrote JSON).
@@ -497,4 +567,19 @@ fn write_atomically(path: &str, data: &[u8]) -> Result<()> {
     tmp.persist(target)
         .map_err(|e| anyhow!("cannot write {path:?}: {}", e.error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_urls() {
+        let p = |s: &str| file_url_path(s).map(|p| p.to_string_lossy().into_owned());
+        assert_eq!(p("/tmp/a.pem").unwrap(), "/tmp/a.pem");
+        assert_eq!(p("localhost/tmp/a%20b.pem").unwrap(), "/tmp/a b.pem");
+        assert_eq!(p("/tmp/c.pem?x=1#y").unwrap(), "/tmp/c.pem");
+        assert!(p("").is_err());
+        assert!(p("/tmp/%zz").is_err());
+    }
 }

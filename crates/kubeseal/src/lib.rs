@@ -1,0 +1,19 @@
+//! `kubeseal`: seal Kubernetes Secrets for the Sealed Secrets controller. The binary is
+//! `main_entry`; it is a library too so the e2e tests can build the same program.
+
+pub mod cli;
+pub mod cluster;
+pub mod run;
+
+/// The whole program; returns the process exit code.
+pub fn main_entry() -> i32 {
+    use clap::Parser;
+    let cli = cli::Cli::parse();
+    match run::run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
