@@ -306,8 +306,16 @@ async fn apply_with(
     let permit = ctx.cpu.acquire().await.map_err(|_| Error::NoKeys)?;
     let unsealed = tokio::task::spawn_blocking(move || unseal(&owned, &keys, opts))
         .await
-        .map_err(|_| Error::Invalid("unseal task failed"))??;
+        .map_err(|_| Error::Invalid("unseal task failed"))?;
     drop(permit);
+    let unsealed = match unsealed {
+        Ok(u) => u,
+        Err(e) => {
+            let tried: Vec<&str> = entries.iter().map(|e| e.key.fingerprint()).collect();
+            debug!(namespace = %ns, name = %name, keys = ?tried, "no key could unseal");
+            return Err(e.into());
+        }
+    };
     let mut used_fp = None;
     for &i in &unsealed.keys_used {
         if let Some(e) = entries.get(i) {
