@@ -214,6 +214,14 @@ EOF
   log "Endpoints $ns/$svc -> $ip:$port (port name $pname, via placeholder Pod $ns/$pod)"
 }
 
+# Parallel `create`s (tests run concurrently) must not pick the same subnet index.
+take_lock() {
+  command -v flock >/dev/null || return 0
+  mkdir -p "$(dirname "$NS_STATE")"
+  exec 8>"$NS_STATE.lock"
+  flock -w 60 8 || die "could not lock $NS_STATE.lock"
+}
+
 cmd_create() {
   local name="$1" i hif
   valid_name "$name"
@@ -297,7 +305,7 @@ cmd_delete_all() {
 sub="${1:-}"
 [ $# -gt 0 ] && shift
 case "$sub" in
-  create) [ $# -eq 1 ] || die "usage: $0 create NAME"; cmd_create "$1" ;;
+  create) [ $# -eq 1 ] || die "usage: $0 create NAME"; take_lock; cmd_create "$1" ;;
   exec)
     [ $# -ge 2 ] || die "usage: $0 exec NAME CMD…"
     valid_name "$1"; ns_exists "$1" || die "netns '$1' does not exist"

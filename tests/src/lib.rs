@@ -20,6 +20,8 @@ use sealed_secrets_core::{
 
 pub use sealed_secrets_core;
 
+pub mod netns;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
