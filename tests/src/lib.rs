@@ -6,6 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -166,6 +167,48 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A kubeconfig (written to a temporary file, mode 0600) holding only a fresh token of the
+/// ServiceAccount `ns/sa` (TokenRequest, `kubectl create token`, valid 1 h) and the control
+/// plane's address and CA: no admin client certificate. The context's namespace is `ns`.
+pub fn service_account_kubeconfig(ns: &str, sa: &str) -> PathBuf {
+    let token = kubectl(&["-n", ns, "create", "token", sa, "--duration=1h"]);
+    let admin: serde_json::Value = serde_json::from_str(&kubectl(&[
+        "config",
+        "view",
+        "--raw",
+        "--minify",
+        "--flatten",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    let cluster = &admin["clusters"][0]["cluster"];
+    let kc = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "control-plane", "cluster": {
+            "server": cluster["server"],
+            "certificate-authority-data": cluster["certificate-authority-data"],
+        }}],
+        "users": [{"name": format!("{ns}-{sa}"), "user": {"token": token.trim()}}],
+        "contexts": [{"name": "sa", "context": {
+            "cluster": "control-plane", "user": format!("{ns}-{sa}"), "namespace": ns,
+        }}],
+        "current-context": "sa",
+    });
+    assert!(kc["clusters"][0]["cluster"]["server"].is_string());
+    let path = std::env::temp_dir().join(format!("e2e-kubeconfig-{ns}-{sa}-{}", random_suffix()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .unwrap();
+    f.write_all(serde_json::to_string_pretty(&kc).unwrap().as_bytes())
+        .unwrap();
+    path
+}
+
 /// A controller process.
 pub struct Controller {
     child: Option<Child>,
@@ -174,18 +217,44 @@ pub struct Controller {
     pub log: PathBuf,
     pub key_namespace: String,
     args: Vec<String>,
+    /// Extra environment variables of the process.
+    env: Vec<(String, String)>,
 }
 
 impl Controller {
     /// Starts a controller whose keys live in `key_ns` and which watches `key_ns` plus
     /// `extra_ns`. Uses 2048-bit keys unless `args` says otherwise.
     pub fn start(key_ns: &str, extra_ns: &[&str], args: &[&str]) -> Self {
+        Self::start_with_kubeconfig(key_ns, extra_ns, args, kubeconfig())
+    }
+
+    /// Like [`Controller::start`], but the controller reaches the API server with the
+    /// credentials of `kubeconfig` (e.g. one from [`service_account_kubeconfig`]) instead of
+    /// the admin's.
+    pub fn start_with_kubeconfig(
+        key_ns: &str,
+        extra_ns: &[&str],
+        args: &[&str],
+        kubeconfig: &Path,
+    ) -> Self {
+        Self::start_with_env(key_ns, extra_ns, args, kubeconfig, &[])
+    }
+
+    /// Like [`Controller::start_with_kubeconfig`], with extra environment variables (e.g.
+    /// `POD_NAME`, which the controller reports as its Event reporting instance).
+    pub fn start_with_env(
+        key_ns: &str,
+        extra_ns: &[&str],
+        args: &[&str],
+        kubeconfig: &Path,
+        env: &[(&str, &str)],
+    ) -> Self {
         let log =
             std::env::temp_dir().join(format!("e2e-controller-{key_ns}-{}.log", random_suffix()));
         let mut all: Vec<String> = vec![
             format!("--namespace={key_ns}"),
             "--all-namespaces=false".into(),
-            format!("--kubeconfig={}", kubeconfig().display()),
+            format!("--kubeconfig={}", kubeconfig.display()),
         ];
         if !extra_ns.is_empty() {
             all.push(format!("--additional-namespaces={}", extra_ns.join(",")));
@@ -201,6 +270,10 @@ impl Controller {
             log,
             key_namespace: key_ns.to_string(),
             args: all,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         c.spawn();
         c
@@ -221,6 +294,7 @@ impl Controller {
             .env_remove("KUBECONFIG")
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info,kube=warn")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -248,6 +322,25 @@ impl Controller {
     /// Everything the controller logged so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// The Prometheus text served on the metrics address.
+    pub async fn metrics_text(&self) -> String {
+        let (code, body) = http(self.metrics, "GET", "/metrics", b"").await.unwrap();
+        assert_eq!(code, 200);
+        String::from_utf8(body).unwrap()
     }
 
     /// Stops the process (SIGKILL) and waits for it.
@@ -303,35 +396,82 @@ pub async fn http(
     path: &str,
     body: &[u8],
 ) -> std::io::Result<(u16, Vec<u8>)> {
+    let r = http_request(addr, method, path, "application/json", body).await?;
+    Ok((r.code, r.body))
+}
+
+/// An HTTP response: status, headers (names lowercased) and the (de-chunked) body.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub code: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Like [`http`], with a chosen `Content-Type` and the response headers. A server that answers
+/// before reading the whole body (413) and closes is fine: write errors are ignored as long as
+/// a response can be read.
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> std::io::Result<HttpResponse> {
     let method = method.to_string();
     let path = path.to_string();
+    let content_type = content_type.to_string();
     let body = body.to_vec();
     tokio::task::spawn_blocking(move || {
         let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
         write!(
             s,
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
             body.len()
         )?;
-        s.write_all(&body)?;
+        let write_err = s.write_all(&body).err();
         let mut resp = Vec::new();
-        s.read_to_end(&mut resp)?;
-        let head_end = resp
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or_else(|| std::io::Error::other("no header end"))?;
+        let read_err = s.read_to_end(&mut resp).err();
+        let Some(head_end) = resp.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return Err(read_err
+                .or(write_err)
+                .unwrap_or_else(|| std::io::Error::other("no header end")));
+        };
         let head = String::from_utf8_lossy(&resp[..head_end]).to_string();
-        let code: u16 = head
-            .split_whitespace()
-            .nth(1)
+        let mut lines = head.split("\r\n");
+        let code: u16 = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|c| c.parse().ok())
             .ok_or_else(|| std::io::Error::other("bad status line"))?;
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
         let mut payload = resp[head_end + 4..].to_vec();
-        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        if headers
+            .iter()
+            .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"))
+        {
             payload = dechunk(&payload);
         }
-        Ok((code, payload))
+        Ok(HttpResponse {
+            code,
+            headers,
+            body: payload,
+        })
     })
     .await
     .map_err(std::io::Error::other)?
@@ -484,4 +624,145 @@ pub fn kubeseal() -> Command {
     let mut c = Command::new(bin("e2e-kubeseal"));
     c.env_remove("KUBECONFIG");
     c
+}
+
+/// How many times an Event with `reason` was recorded about an object (Events aggregated
+/// into a series count once per occurrence).
+pub async fn event_count(client: &Client, ns: &str, name: &str, reason: &str) -> i32 {
+    let api: Api<Event> = Api::namespaced(client.clone(), ns);
+    let lp = ListParams::default().fields(&format!("involvedObject.name={name}"));
+    api.list(&lp)
+        .await
+        .map(|l| {
+            l.items
+                .iter()
+                .filter(|e| e.reason.as_deref() == Some(reason))
+                .map(|e| {
+                    e.series
+                        .as_ref()
+                        .map(|s| s.count.unwrap_or(1))
+                        .or(e.count)
+                        .unwrap_or(1)
+                        .max(1)
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The active key Secrets in `ns` (label `sealedsecrets.bitnami.com/sealed-secrets-key=active`).
+pub async fn key_secrets(client: &Client, ns: &str) -> Vec<Secret> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let lp = ListParams::default().labels("sealedsecrets.bitnami.com/sealed-secrets-key=active");
+    api.list(&lp).await.unwrap().items
+}
+
+/// A fresh 2048-bit key and its self-signed certificate (like the controller's).
+pub fn new_key_pair() -> (sealed_secrets_core::PrivateKey, Certificate) {
+    let key = sealed_secrets_core::PrivateKey::generate(2048, sealed_secrets_core::Backend::AwsLc)
+        .unwrap();
+    let cert = sealed_secrets_core::keys::self_signed_certificate(
+        &key,
+        None,
+        Duration::from_secs(3600),
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    (key, cert)
+}
+
+/// A Bitnami-shaped key Secret (`kubernetes.io/tls`, PEM `tls.crt` and `tls.key`, labelled
+/// `active`), with `tls.key` as PKCS#1 or PKCS#8.
+pub fn key_secret(
+    name: &str,
+    key: &sealed_secrets_core::PrivateKey,
+    cert: &Certificate,
+    pkcs8: bool,
+) -> Secret {
+    use base64::Engine as _;
+    let pem = if pkcs8 {
+        key.to_pkcs8_pem().unwrap()
+    } else {
+        key.to_pkcs1_pem().unwrap()
+    };
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "labels": {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"}},
+        "type": "kubernetes.io/tls",
+        "data": {"tls.crt": b64(cert.to_pem().as_bytes()), "tls.key": b64(pem.as_bytes())}
+    }))
+    .unwrap()
+}
+
+/// Creates a Secret in `ns`.
+pub async fn create_secret(client: &Client, ns: &str, secret: &Secret) -> Secret {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    api.create(&PostParams::default(), secret).await.unwrap()
+}
+
+/// A SealedSecret called `name` carrying `spec` (ciphertexts copied from another sealing) and
+/// the given top-level annotations (the scope).
+pub fn ss_with_spec(
+    name: &str,
+    spec: &sealed_secrets_core::SealedSecretSpec,
+    annotations: &[(&str, &str)],
+) -> SealedSecret {
+    let mut ss = SealedSecret::new(name, spec.clone());
+    if !annotations.is_empty() {
+        ss.metadata.annotations = Some(
+            annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+    }
+    ss
+}
+
+/// Replaces the spec of an existing SealedSecret.
+pub async fn replace_ss_spec(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    spec: sealed_secrets_core::SealedSecretSpec,
+) -> SealedSecret {
+    let api: Api<SealedSecret> = Api::namespaced(client.clone(), ns);
+    let mut current = api.get(name).await.unwrap();
+    current.spec = spec;
+    api.replace(name, &PostParams::default(), &current)
+        .await
+        .unwrap()
+}
+
+/// Waits for the `Synced` condition of the current generation to be `False`; returns its
+/// message.
+pub async fn wait_synced_false(client: &Client, ns: &str, name: &str) -> String {
+    let cond = wait_synced(client, ns, name).await;
+    assert_eq!(
+        cond.status, "False",
+        "{ns}/{name} expected Synced=False, got {cond:?}"
+    );
+    cond.message.unwrap_or_default()
+}
+
+/// The value of the first sample line starting with `prefix`.
+pub fn metric_value(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Waits until the sample line starting with `prefix` has the value `want`.
+pub async fn wait_metric_eq(ctl: &Controller, prefix: &str, want: f64) {
+    wait_until(
+        Duration::from_secs(30),
+        &format!("metric {prefix} = {want}"),
+        || async move {
+            let v = metric_value(&ctl.metrics_text().await, prefix)?;
+            (v == want).then_some(())
+        },
+    )
+    .await;
 }

@@ -144,6 +144,11 @@ impl KeyRegistry {
         self.snapshot().first().cloned()
     }
 
+    /// The ordering time of the newest key (NotBefore or creation time, as configured).
+    pub fn newest_time(&self) -> Option<SystemTime> {
+        self.newest().map(|e| e.order_time(self.order))
+    }
+
     /// Notified after every change (the value is a change counter).
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changed.subscribe()
@@ -311,6 +316,26 @@ pub fn next_renewal(
     Some(if due < now { now } else { due })
 }
 
+/// How long to wait before generating a key so that it is strictly newer than the newest one
+/// (`newest`, its ordering time). Certificates and creation timestamps have a resolution of one
+/// second and keys that tie are ordered by name, so a key generated in the same second as the
+/// newest (a renewal right after start, SIGUSR1, `--key-cutoff-time`) could otherwise stay
+/// behind it and never become the sealing key. At most one second; nothing when the newest
+/// key is from the future (it cannot be beaten by waiting).
+pub fn wait_for_next_second(newest: Option<SystemTime>, now: SystemTime) -> Duration {
+    let Some(t) = newest else {
+        return Duration::ZERO;
+    };
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let next = SystemTime::UNIX_EPOCH + Duration::from_secs(secs.saturating_add(1));
+    match next.duration_since(now) {
+        Ok(d) if d <= Duration::from_secs(1) => d,
+        _ => Duration::ZERO,
+    }
+}
+
 /// The PEM of a Secret's tls.crt (for logs: public data).
 pub fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
@@ -377,6 +402,35 @@ mod tests {
         order[1].uses.fetch_add(3, Ordering::Relaxed);
         let again = reg.trial_order();
         assert_eq!(again[0].secret_name, order[1].secret_name);
+    }
+
+    #[test]
+    fn a_new_key_waits_for_the_next_second() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        assert_eq!(wait_for_next_second(None, t), Duration::ZERO);
+        // Same second as the newest key: wait until the next one.
+        assert_eq!(
+            wait_for_next_second(Some(t), t + Duration::from_millis(300)),
+            Duration::from_millis(700)
+        );
+        assert_eq!(wait_for_next_second(Some(t), t), Duration::from_secs(1));
+        // A newest time with sub-second precision counts from its whole second.
+        assert_eq!(
+            wait_for_next_second(
+                Some(t + Duration::from_millis(900)),
+                t + Duration::from_millis(950)
+            ),
+            Duration::from_millis(50)
+        );
+        // Already a later second, or a key from the future: no wait.
+        assert_eq!(
+            wait_for_next_second(Some(t), t + Duration::from_secs(1)),
+            Duration::ZERO
+        );
+        assert_eq!(
+            wait_for_next_second(Some(t + Duration::from_secs(60)), t),
+            Duration::ZERO
+        );
     }
 
     #[test]

@@ -207,16 +207,15 @@ pub async fn run(flags: Flags) -> Result<()> {
         None => vec![None],
         Some(list) => list.into_iter().map(Some).collect(),
     };
-    let synced = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let total = scopes.len();
+    let sync = Arc::new(ScopeSync::new(scopes.len()));
     let mut controllers = Vec::new();
-    for scope in scopes {
+    for (index, scope) in scopes.into_iter().enumerate() {
         controllers.push(tokio::spawn(run_controller(
             shared.clone(),
             ctx.clone(),
             scope,
-            synced.clone(),
-            total,
+            sync.clone(),
+            index,
             stop_rx.clone(),
         )));
     }
@@ -354,6 +353,10 @@ async fn ensure_key(shared: &Shared, cutoff: Option<SystemTime>) -> Result<()> {
 }
 
 async fn generate_key(shared: &Shared) -> Result<()> {
+    let wait = keys::wait_for_next_second(shared.keys.newest_time(), SystemTime::now());
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
     let f = &shared.flags;
     let labels = config::parse_kv_list(&f.privatekey_labels).map_err(|e| anyhow!(e))?;
     let annotations = config::parse_kv_list(&f.privatekey_annotations).map_err(|e| anyhow!(e))?;
@@ -430,12 +433,30 @@ async fn renew_keys(shared: Arc<Shared>) {
     }
 }
 
+/// What the per-scope controllers report to each other: how many caches are synced (for
+/// readiness) and how many objects each scope has pending (the gauge is their sum).
+struct ScopeSync {
+    synced: std::sync::atomic::AtomicUsize,
+    pending: Vec<std::sync::atomic::AtomicUsize>,
+}
+
+impl ScopeSync {
+    fn new(scopes: usize) -> Self {
+        Self {
+            synced: std::sync::atomic::AtomicUsize::new(0),
+            pending: (0..scopes)
+                .map(|_| std::sync::atomic::AtomicUsize::new(0))
+                .collect(),
+        }
+    }
+}
+
 async fn run_controller(
     shared: Arc<Shared>,
     ctx: Arc<Context>,
     namespace: Option<String>,
-    synced: Arc<std::sync::atomic::AtomicUsize>,
-    total: usize,
+    sync: Arc<ScopeSync>,
+    index: usize,
     mut stop: watch::Receiver<bool>,
 ) {
     let client = shared.client.clone();
@@ -473,6 +494,7 @@ async fn run_controller(
         let reader = reader.clone();
         let ready = shared.ready.clone();
         let namespace = namespace.clone();
+        let sync = sync.clone();
         tokio::spawn(async move {
             // A fresh future on each round: one future created before the first list can miss
             // its wake-up (seen with kube-runtime 5.0), so poll with a short timeout.
@@ -485,23 +507,26 @@ async fn run_controller(
                 }
             };
             info!(namespace = %namespace.as_deref().unwrap_or("*"), "SealedSecret cache synced");
-            if res.is_ok() && synced.fetch_add(1, Ordering::AcqRel) + 1 == total {
+            if res.is_ok() && sync.synced.fetch_add(1, Ordering::AcqRel) + 1 == sync.pending.len() {
                 ready.caches_synced.store(true, Ordering::Release);
             }
         });
     }
-    // Pending gauge: objects in the cache not yet reconciled at their generation.
+    // Pending gauge: objects in this scope's cache not yet reconciled successfully at their
+    // current generation, summed over every scope.
     {
         let reader = reader.clone();
         let ctx = ctx.clone();
+        let sync = sync.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                let n = reader.state().len();
-                let done = ctx.synced_count();
-                ctx.metrics
-                    .pending
-                    .set(i64::try_from(n.saturating_sub(done)).unwrap_or(0));
+                let mine = ctx.unsynced_count(&reader.state());
+                if let Some(slot) = sync.pending.get(index) {
+                    slot.store(mine, Ordering::Release);
+                }
+                let all: usize = sync.pending.iter().map(|p| p.load(Ordering::Acquire)).sum();
+                ctx.metrics.pending.set(i64::try_from(all).unwrap_or(0));
             }
         });
     }

@@ -103,9 +103,25 @@ impl Context {
         );
     }
 
-    /// Number of SealedSecrets in sync with their current generation.
+    /// Number of SealedSecrets that were in sync at some generation (see [`Self::unsynced_count`]
+    /// for the objects not in sync with their current one).
     pub fn synced_count(&self) -> usize {
         self.synced().len()
+    }
+
+    /// How many of `objects` were not unsealed successfully at their current generation.
+    pub fn unsynced_count(&self, objects: &[Arc<SealedSecret>]) -> usize {
+        let synced = self.synced();
+        objects
+            .iter()
+            .filter(|ss| {
+                let rec = synced.get(&ObjectRef::from_obj(ss.as_ref()));
+                !rec.is_some_and(|rec| {
+                    Some(&rec.uid) == ss.metadata.uid.as_ref()
+                        && rec.generation == ss.metadata.generation
+                })
+            })
+            .count()
     }
 }
 
