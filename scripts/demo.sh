@@ -10,6 +10,7 @@
 #      Secret the controller made.
 #
 #   scripts/demo.sh          run it (idempotent)
+#   scripts/demo.sh clean    stop the controller and its network namespace (keep the control plane)
 #   scripts/demo.sh down     stop the controller, the network namespace and the control plane
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,12 +20,12 @@ DEMO="$STATE.demo"
 NETNS=sealed-demo
 log() { echo "demo: $*" >&2; }
 
-if [ "${1:-}" = down ]; then
+if [ "${1:-}" = down ] || [ "${1:-}" = clean ]; then
   if [ -f "$DEMO/controller.pid" ]; then
     kill "$(cat "$DEMO/controller.pid")" 2>/dev/null || true
   fi
-  bash scripts/netns.sh delete "$NETNS" 2>/dev/null || true
-  bash scripts/control-plane.sh down
+  if [ -e "/run/netns/$NETNS" ]; then bash scripts/netns.sh delete "$NETNS" 2>/dev/null || true; fi
+  if [ "$1" = down ]; then bash scripts/control-plane.sh down; fi
   rm -rf "$DEMO"
   exit 0
 fi

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine or a warm one:
+#   - installs what it needs (Debian packages, the local control plane binaries, Python's
+#     `cryptography` for the independent test vectors);
+#   - starts the local control plane (stopped again at the end if this script started it);
+#   - cargo fmt --check, clippy -D warnings, every unit / property / CLI / e2e test;
+#   - the README's main job (scripts/demo.sh) as the final smoke test.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+log() { echo "test: $*" >&2; }
+
+bash scripts/build-control-plane.sh
+if ! python3 -c 'import cryptography' 2>/dev/null; then
+  log "installing Python cryptography (independent implementation for the test vectors)…"
+  python3 -m pip install --quiet cryptography
+fi
+
+started=0
+if ! bash scripts/control-plane.sh status >/dev/null 2>&1; then started=1; fi
+eval "$(bash scripts/control-plane.sh up)"
+export KUBECONFIG
+cleanup() {
+  bash scripts/demo.sh clean >/dev/null 2>&1 || true
+  if [ "$started" = 1 ] && [ -z "${KEEP_CONTROL_PLANE:-}" ]; then
+    bash scripts/control-plane.sh down >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+log "cargo test (unit, property, CLI, e2e against the local control plane)"
+cargo test --workspace --locked
+log "main job smoke test (scripts/demo.sh)"
+bash scripts/demo.sh
+log "all good"

@@ -1,0 +1,250 @@
+//! Scale benchmark (not a test): N SealedSecrets with one item each, spread over 10
+//! namespaces, exist before the controller starts; measures the seconds until all are
+//! `Synced=True` and the controller's peak RSS, next to the physical floor measured in the
+//! same run (N × one RSA-4096 private-key operation from `openssl speed`, divided by the cores).
+//!
+//! Usage: scale-bench CONTROLLER_BINARY [N] [KEYS…]   (e.g. `1000 1 12`)
+//! Run through `scripts/bench-scale.sh`, which builds the release controller first.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use e2e::sealed_secrets_core::keys::{DEFAULT_KEY_TTL, self_signed_certificate};
+use e2e::sealed_secrets_core::{Backend, Certificate, PrivateKey, SealedSecret};
+use e2e::*;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::Api;
+use kube::api::{DeleteParams, PostParams};
+use serde_json::json;
+
+struct Run {
+    n: usize,
+    keys: usize,
+    seconds: f64,
+    peak_rss_mb: f64,
+    floor_seconds: f64,
+}
+
+fn openssl_rsa4096_sign_seconds() -> f64 {
+    let out = Command::new("openssl")
+        .args(["speed", "-seconds", "3", "rsa4096"])
+        .stderr(Stdio::null())
+        .output()
+        .expect("openssl speed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "rsa 4096 bits 0.004512s 0.000071s  221.6  14066.0"
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() >= 5 && f[0] == "rsa" && f[1] == "4096" && f[2] == "bits" {
+            return f[3].trim_end_matches('s').parse().unwrap();
+        }
+    }
+    panic!("cannot parse openssl speed output:\n{text}");
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+async fn bench(controller: &str, n: usize, key_count: usize, rsa_sign: f64) -> Run {
+    let client = client().await;
+    let run = random_suffix();
+    let key_ns = format!("bench-{run}-keys");
+    let namespaces: Vec<String> = (0..10).map(|i| format!("bench-{run}-{i}")).collect();
+    let ns_api: Api<Namespace> = Api::all(client.clone());
+    for name in std::iter::once(&key_ns).chain(&namespaces) {
+        let ns: Namespace = serde_json::from_value(
+            json!({"metadata": {"name": name, "labels": {"bench": "true"}}}),
+        )
+        .unwrap();
+        ns_api.create(&PostParams::default(), &ns).await.unwrap();
+    }
+
+    // Keys, oldest first (NotBefore one minute apart), stored like Bitnami's.
+    eprintln!("bench: generating {key_count} RSA-4096 key(s)…");
+    let now = SystemTime::now();
+    let mut certs: Vec<Certificate> = Vec::new();
+    let secrets_api: Api<Secret> = Api::namespaced(client.clone(), &key_ns);
+    for i in 0..key_count {
+        let key = PrivateKey::generate(4096, Backend::AwsLc).unwrap();
+        let not_before = now - Duration::from_secs(60 * (key_count - i) as u64);
+        let cert = self_signed_certificate(&key, None, DEFAULT_KEY_TTL, not_before).unwrap();
+        let s: Secret = serde_json::from_value(json!({
+            "metadata": {"name": format!("sealed-secrets-key{i:02}"), "namespace": key_ns,
+                "labels": {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"}},
+            "type": "kubernetes.io/tls",
+            "stringData": {"tls.crt": cert.to_pem(), "tls.key": key.to_pkcs1_pem().unwrap().to_string()}
+        }))
+        .unwrap();
+        secrets_api
+            .create(&PostParams::default(), &s)
+            .await
+            .unwrap();
+        certs.push(cert);
+    }
+    // Everything sealed with the OLDEST key (the worst case for trial decryption).
+    let oldest = &certs[0];
+    eprintln!("bench: creating {n} SealedSecrets in 10 namespaces…");
+    let label = format!("bench={run}");
+    let items: Vec<(String, SealedSecret)> = (0..n)
+        .map(|i| {
+            let ns = namespaces[i % 10].clone();
+            let mut ss = seal_json(
+                oldest,
+                json!({"metadata": {"name": format!("s{i}"), "namespace": ns},
+                       "stringData": {"value": format!("v{i}")}}),
+            );
+            ss.metadata.labels = Some([("bench".to_string(), run.clone())].into());
+            (ns, ss)
+        })
+        .collect();
+    futures::stream::iter(items)
+        .for_each_concurrent(16, |(ns, ss)| {
+            let client = client.clone();
+            async move {
+                let api: Api<SealedSecret> = Api::namespaced(client, &ns);
+                api.create(&PostParams::default(), &ss).await.unwrap();
+            }
+        })
+        .await;
+
+    let log = std::env::temp_dir().join(format!("bench-controller-{run}.log"));
+    let start = Instant::now();
+    let mut child = Command::new(controller)
+        .arg(format!("--kubeconfig={}", kubeconfig().display()))
+        .arg(format!("--namespace={key_ns}"))
+        .arg(format!("--label-selector={label}"))
+        .arg(format!("--listen-addr=127.0.0.1:{}", free_port()))
+        .arg(format!("--listen-metrics-addr=127.0.0.1:{}", free_port()))
+        .arg("--log-level=WARN")
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Count Synced=True through a watch (cheap for the API server, unlike repeated lists).
+    let ss_api: Api<SealedSecret> = Api::all(client.clone());
+    let wc = kube::runtime::watcher::Config::default().labels(&label);
+    let mut synced: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut stream = Box::pin(kube::runtime::watcher(ss_api, wc));
+    let mut peak_kb = 0u64;
+    let read_peak = |peak: &mut u64| {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            for line in status.lines() {
+                if let Some(v) = line.strip_prefix("VmHWM:") {
+                    *peak = v
+                        .trim()
+                        .trim_end_matches(" kB")
+                        .trim()
+                        .parse()
+                        .unwrap_or(*peak);
+                }
+            }
+        }
+    };
+    let seconds = loop {
+        let next = tokio::time::timeout(Duration::from_secs(600), stream.next()).await;
+        let Ok(Some(ev)) = next else {
+            panic!("only {}/{n} synced after 600 s", synced.len());
+        };
+        let objs: Vec<SealedSecret> = match ev {
+            Ok(kube::runtime::watcher::Event::Apply(o))
+            | Ok(kube::runtime::watcher::Event::InitApply(o)) => vec![o],
+            _ => vec![],
+        };
+        for s in objs {
+            let key = format!(
+                "{}/{}",
+                s.metadata.namespace.clone().unwrap_or_default(),
+                s.metadata.name.clone().unwrap_or_default()
+            );
+            let ok = s.status.as_ref().and_then(|st| st.observed_generation)
+                == s.metadata.generation
+                && s.synced_condition().is_some_and(|c| c.status == "True");
+            if ok {
+                synced.insert(key);
+            } else {
+                synced.remove(&key);
+            }
+        }
+        read_peak(&mut peak_kb);
+        if synced.len() == n {
+            break start.elapsed().as_secs_f64();
+        }
+    };
+    // The controller may still be settling; sample its peak once more a moment later.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        for line in status.lines() {
+            if let Some(v) = line.strip_prefix("VmHWM:") {
+                peak_kb = v
+                    .trim()
+                    .trim_end_matches(" kB")
+                    .trim()
+                    .parse()
+                    .unwrap_or(peak_kb);
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // Clean up (namespace deletion is asynchronous).
+    for name in std::iter::once(&key_ns).chain(&namespaces) {
+        let _ = ns_api.delete(name, &DeleteParams::default()).await;
+    }
+    Run {
+        n,
+        keys: key_count,
+        seconds,
+        peak_rss_mb: peak_kb as f64 / 1024.0,
+        floor_seconds: n as f64 * rsa_sign / cores() as f64,
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let controller = args
+        .get(1)
+        .expect("usage: scale-bench CONTROLLER [N] [KEYS…]")
+        .clone();
+    let n: usize = args.get(2).map_or(1000, |s| s.parse().unwrap());
+    let key_counts: Vec<usize> = if args.len() > 3 {
+        args[3..].iter().map(|s| s.parse().unwrap()).collect()
+    } else {
+        vec![1, 12]
+    };
+    let rsa = openssl_rsa4096_sign_seconds();
+    eprintln!(
+        "bench: openssl speed rsa4096: {:.3} ms per private-key operation; {} core(s)",
+        rsa * 1000.0,
+        cores()
+    );
+    let mut runs = Vec::new();
+    for k in key_counts {
+        let r = bench(&controller, n, k, rsa).await;
+        eprintln!(
+            "bench: N={} keys={} -> {:.2} s, peak RSS {:.1} MB",
+            r.n, r.keys, r.seconds, r.peak_rss_mb
+        );
+        runs.push(r);
+    }
+    println!(
+        "| N | active keys (sealed with the oldest) | seconds to all Synced=True | peak RSS (MB) | physical floor N×RSA-4096/cores (s) |"
+    );
+    println!("|---|---|---|---|---|");
+    for r in &runs {
+        println!(
+            "| {} | {} | {:.2} | {:.1} | {:.2} |",
+            r.n, r.keys, r.seconds, r.peak_rss_mb, r.floor_seconds
+        );
+    }
+    println!(
+        "\nopenssl speed rsa4096 on this machine: {:.3} ms per private-key operation, {} core(s)",
+        rsa * 1000.0,
+        cores()
+    );
+}
