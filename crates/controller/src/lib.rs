@@ -468,7 +468,8 @@ async fn run_controller(
         ),
         None => (Api::all(client.clone()), Api::all(client.clone())),
     };
-    let mut wc = watcher::Config::default();
+    // Smaller list pages keep the start-up memory peak down (one page is held while parsed).
+    let mut wc = watcher::Config::default().page_size(100);
     if !shared.flags.label_selector.is_empty() {
         wc = wc.labels(&shared.flags.label_selector);
     }
@@ -476,7 +477,12 @@ async fn run_controller(
     let forget_ctx = ctx.clone();
     let old_gc = shared.flags.old_gc_behavior;
     let gc_client = client.clone();
-    let triggers = reflector::reflector(writer, watcher(ss_api, wc))
+    // managedFields are never read; dropping them before caching saves a large share of the
+    // store's memory.
+    let ss_stream = watcher(ss_api, wc).modify(|ss: &mut SealedSecret| {
+        ss.metadata.managed_fields = None;
+    });
+    let triggers = reflector::reflector(writer, ss_stream)
         .default_backoff()
         .inspect_ok(move |ev| {
             if let watcher::Event::Delete(ss) = ev {
@@ -546,7 +552,7 @@ async fn run_controller(
         // Secret metadata only (no data cached, no data on the wire); any change or deletion of
         // a Secret named like a SealedSecret triggers it: recreation and drift repair.
         let mapper_ctx = ctx.clone();
-        let secrets = watcher(secret_api, watcher::Config::default())
+        let secrets = watcher(secret_api, watcher::Config::default().page_size(100))
             .default_backoff()
             .touched_objects();
         controller = controller.watches_stream(secrets, move |meta| {

@@ -20,7 +20,35 @@ use kube::Api;
 use kube::api::{DeleteParams, PostParams};
 use serde_json::json;
 
+/// CPU seconds (user + system) used so far by the process with this pid.
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name (which may contain spaces) start after ')'.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+fn pid_of(exe_suffix: &str) -> Option<u32> {
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe"))
+            && exe.to_string_lossy().ends_with(exe_suffix)
+        {
+            return Some(pid);
+        }
+    }
+    None
+}
+
 struct Run {
+    cpu: Vec<(String, f64)>,
     n: usize,
     keys: usize,
     seconds: f64,
@@ -55,6 +83,22 @@ async fn bench(controller: &str, n: usize, key_count: usize, rsa_sign: f64) -> R
     let key_ns = format!("bench-{run}-keys");
     let namespaces: Vec<String> = (0..10).map(|i| format!("bench-{run}-{i}")).collect();
     let ns_api: Api<Namespace> = Api::all(client.clone());
+    // Let earlier runs' namespaces finish terminating: their clean-up would load the API
+    // server during this run.
+    let start_wait = Instant::now();
+    loop {
+        let lp = kube::api::ListParams::default().labels("bench=true");
+        let left = ns_api
+            .list_metadata(&lp)
+            .await
+            .map(|l| l.items.len())
+            .unwrap_or(0);
+        if left == 0 || start_wait.elapsed() > Duration::from_secs(300) {
+            break;
+        }
+        eprintln!("bench: waiting for {left} namespace(s) of earlier runs to terminate…");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
     for name in std::iter::once(&key_ns).chain(&namespaces) {
         let ns: Namespace = serde_json::from_value(
             json!({"metadata": {"name": name, "labels": {"bench": "true"}}}),
@@ -111,6 +155,14 @@ async fn bench(controller: &str, n: usize, key_count: usize, rsa_sign: f64) -> R
         })
         .await;
 
+    let others: Vec<(String, Option<u32>)> = ["kube-apiserver", "etcd"]
+        .iter()
+        .map(|n| (n.to_string(), pid_of(&format!("/{n}"))))
+        .collect();
+    let others_before: Vec<f64> = others
+        .iter()
+        .map(|(_, p)| p.map_or(0.0, cpu_seconds))
+        .collect();
     let log = std::env::temp_dir().join(format!("bench-controller-{run}.log"));
     let start = Instant::now();
     let mut child = Command::new(controller)
@@ -175,6 +227,10 @@ async fn bench(controller: &str, n: usize, key_count: usize, rsa_sign: f64) -> R
             break start.elapsed().as_secs_f64();
         }
     };
+    let mut cpu = vec![("controller".to_string(), cpu_seconds(pid))];
+    for ((name, p), before) in others.iter().zip(&others_before) {
+        cpu.push((name.clone(), p.map_or(0.0, cpu_seconds) - before));
+    }
     // The controller may still be settling; sample its peak once more a moment later.
     tokio::time::sleep(Duration::from_millis(500)).await;
     if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
@@ -196,6 +252,7 @@ async fn bench(controller: &str, n: usize, key_count: usize, rsa_sign: f64) -> R
         let _ = ns_api.delete(name, &DeleteParams::default()).await;
     }
     Run {
+        cpu,
         n,
         keys: key_count,
         seconds,
@@ -227,8 +284,8 @@ async fn main() {
     for k in key_counts {
         let r = bench(&controller, n, k, rsa).await;
         eprintln!(
-            "bench: N={} keys={} -> {:.2} s, peak RSS {:.1} MB",
-            r.n, r.keys, r.seconds, r.peak_rss_mb
+            "bench: N={} keys={} -> {:.2} s, peak RSS {:.1} MB, CPU seconds {:?}",
+            r.n, r.keys, r.seconds, r.peak_rss_mb, r.cpu
         );
         runs.push(r);
     }
