@@ -323,6 +323,9 @@ async fn apply_with(
         return Ok(Outcome::Skipped);
     }
 
+    // Take the CPU permit before choosing the key order, so that the order reflects the
+    // successes of the reconciles that ran while this one waited.
+    let permit = ctx.cpu.acquire().await.map_err(|_| Error::NoKeys)?;
     let entries = ctx.keys.trial_order();
     if entries.is_empty() {
         return Err(Error::NoKeys);
@@ -330,11 +333,9 @@ async fn apply_with(
     let keys: Vec<PrivateKey> = entries.iter().map(|e| e.key.clone()).collect();
     let owned = Arc::new(ss.clone());
     let opts = ctx.unseal_options;
-    let permit = ctx.cpu.acquire().await.map_err(|_| Error::NoKeys)?;
     let unsealed = tokio::task::spawn_blocking(move || unseal(&owned, &keys, opts))
         .await
         .map_err(|_| Error::Invalid("unseal task failed"))?;
-    drop(permit);
     let unsealed = match unsealed {
         Ok(u) => u,
         Err(e) => {
@@ -350,6 +351,7 @@ async fn apply_with(
             used_fp = Some(e.key.fingerprint().to_string());
         }
     }
+    drop(permit);
     if let Some(fp) = used_fp {
         ctx.metrics.record_key(ns, name, &fp);
     }
