@@ -279,12 +279,22 @@ async fn watch_keys(shared: Arc<Shared>) {
         }
         let mut secrets: Vec<Secret> = reader.state().iter().map(|s| (**s).clone()).collect();
         // The pre-0.9 single key, named exactly like the prefix, if it exists.
-        if let Ok(Some(legacy)) = api.get_opt(&shared.flags.key_prefix).await
-            && !secrets
-                .iter()
-                .any(|s| s.metadata.uid == legacy.metadata.uid)
-        {
-            secrets.push(legacy);
+        match api.get_opt(&shared.flags.key_prefix).await {
+            Ok(Some(legacy)) => {
+                if !secrets
+                    .iter()
+                    .any(|s| s.metadata.uid == legacy.metadata.uid)
+                {
+                    secrets.push(legacy);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                // Not fatal (the labelled keys are loaded), but an operator must know: a
+                // forbidden or failing read hides the legacy key.
+                warn!(secret = %shared.flags.key_prefix, category = "keys", error = %e,
+                    "cannot read the legacy key Secret");
+            }
         }
         let errors = shared.keys.replace_from_secrets(&secrets);
         for s in secrets.iter_mut() {

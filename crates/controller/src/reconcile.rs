@@ -257,7 +257,7 @@ async fn publish(ctx: &Context, ss: &SealedSecret, type_: EventType, reason: &st
         secondary: None,
     };
     if let Err(e) = ctx.recorder.publish(&ev, &ss.object_ref(&())).await {
-        debug!(error = %e, "cannot publish event");
+        warn!(reason, error = %e, "cannot publish event");
     }
 }
 

@@ -152,6 +152,47 @@ mod tests {
         }
     }
 
+    /// An item whose RSA part is made by aws-lc-rs (not by the `rsa` crate that `hybrid_encrypt`
+    /// uses) opens with both backends.
+    #[test]
+    fn aws_lc_encryption_decrypts_with_rust_backend() {
+        use aes_gcm::aead::Aead;
+        use aws_lc_rs::rsa::{
+            OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey,
+        };
+        let key = test_key(Backend::AwsLc);
+        let rust = key.with_backend(Backend::RustCrypto).unwrap();
+        let spki = key.public_key().to_spki_der().unwrap();
+        let public =
+            OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(&spki).unwrap()).unwrap();
+        let session = [7u8; 32];
+        let mut rsa_ct = vec![0u8; public.ciphertext_size()];
+        let rsa_ct = public
+            .encrypt(
+                &OAEP_SHA256_MGF1SHA256,
+                &session,
+                &mut rsa_ct,
+                Some(b"ns/name"),
+            )
+            .unwrap()
+            .to_vec();
+        let body = Aes256Gcm::new_from_slice(&session)
+            .unwrap()
+            .encrypt(&Nonce::from(GCM_NONCE), &b"from aws-lc"[..])
+            .unwrap();
+        let mut item = (rsa_ct.len() as u16).to_be_bytes().to_vec();
+        item.extend_from_slice(&rsa_ct);
+        item.extend_from_slice(&body);
+        assert_eq!(
+            &**hybrid_decrypt(&rust, b"ns/name", &item).unwrap(),
+            b"from aws-lc"
+        );
+        assert_eq!(
+            &**hybrid_decrypt(&key, b"ns/name", &item).unwrap(),
+            b"from aws-lc"
+        );
+    }
+
     #[test]
     fn failures_are_uniform() {
         let key = test_key(Backend::AwsLc);
