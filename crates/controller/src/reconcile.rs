@@ -287,39 +287,51 @@ async fn apply(ss: &SealedSecret, ctx: &Context) -> Result<Outcome, Error> {
     } else {
         None
     };
-    let result = apply_with(ss, ctx, &secrets, existing.as_ref(), probe, r, uid).await;
+    let target = Target {
+        ns,
+        name,
+        uid,
+        r,
+        secrets: &secrets,
+    };
+    let result = apply_with(ss, ctx, &target, existing.as_ref(), probe).await;
     if let Some(e) = existing.as_mut() {
         wipe_secret(e);
     }
     result
 }
 
+/// The object being reconciled and where its Secret lives.
+struct Target<'a> {
+    ns: &'a str,
+    name: &'a str,
+    uid: String,
+    r: ObjectRef<SealedSecret>,
+    secrets: &'a Api<Secret>,
+}
+
 async fn apply_with(
     ss: &SealedSecret,
     ctx: &Context,
-    secrets: &Api<Secret>,
+    target: &Target<'_>,
     existing: Option<&Secret>,
     probed: bool,
-    r: ObjectRef<SealedSecret>,
-    uid: String,
 ) -> Result<Outcome, Error> {
-    let name = ss
-        .metadata
-        .name
-        .as_deref()
-        .ok_or(Error::Invalid("no name"))?;
-    let ns = ss
-        .metadata
-        .namespace
-        .as_deref()
-        .ok_or(Error::Invalid("no namespace"))?;
+    let Target {
+        ns,
+        name,
+        uid,
+        r,
+        secrets,
+    } = target;
+    let (ns, name, secrets) = (*ns, *name, *secrets);
     let current_rv = existing.and_then(|s| s.metadata.resource_version.clone());
     let record = SyncRecord {
         uid: uid.clone(),
         generation: ss.metadata.generation,
         secret_resource_version: current_rv.clone(),
     };
-    if probed && existing.is_some() && ctx.synced().get(&r) == Some(&record) {
+    if probed && existing.is_some() && ctx.synced().get(r) == Some(&record) {
         return Ok(Outcome::Skipped);
     }
 
@@ -357,11 +369,11 @@ async fn apply_with(
     }
 
     let desired = unsealed.take_secret();
-    let (outcome, new_rv) = write_secret(secrets, name, existing, probed, desired, &uid).await?;
+    let (outcome, new_rv) = write_secret(secrets, name, existing, probed, desired, uid).await?;
     ctx.synced().insert(
-        r,
+        r.clone(),
         SyncRecord {
-            uid,
+            uid: uid.clone(),
             generation: ss.metadata.generation,
             secret_resource_version: new_rv,
         },

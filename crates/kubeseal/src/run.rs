@@ -254,12 +254,18 @@ fn is_url(s: &str) -> bool {
     }
 }
 
+/// `--cert`: a file path or an http(s)/file URL.
+fn read_cert_source(src: &str) -> Result<Vec<u8>> {
+    if is_url(src) {
+        fetch_url(src)
+    } else {
+        std::fs::read(src).with_context(|| format!("cannot read certificate {src:?}"))
+    }
+}
+
 fn open_cert(cli: &Cli, conn: &Connection) -> Result<Vec<u8>> {
     match cli.cert.as_deref().filter(|c| !c.is_empty()) {
-        Some(c) if is_url(c) => fetch_url(c),
-        Some(path) => {
-            std::fs::read(path).with_context(|| format!("cannot read certificate {path:?}"))
-        }
+        Some(src) => read_cert_source(src),
         None => runtime()?.block_on(async {
             let ctl =
                 Controller::connect(conn, &cli.controller_namespace, &cli.controller_name).await?;
@@ -460,12 +466,7 @@ fn offline_re_encrypt(
             "offline --re-encrypt (with --recovery-private-key) needs --cert: the certificate to re-encrypt for"
         );
     };
-    let cert_bytes = if is_url(cert_src) {
-        fetch_url(cert_src)?
-    } else {
-        std::fs::read(cert_src).with_context(|| format!("cannot read certificate {cert_src:?}"))?
-    };
-    let cert = parse_cert(&cert_bytes)?;
+    let cert = parse_cert(&read_cert_source(cert_src)?)?;
     let keys = read_private_keys(&cli.recovery_private_key)?;
     for ss in input.sealed_secrets()? {
         let mut new = reencrypt(&ss, &keys, cert.public_key()).map_err(|e| {
