@@ -17,7 +17,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use sealed_secrets_core::{PrivateKey, SealedSecret, UnsealOptions, codec, reencrypt, unseal};
+use sealed_secrets_core::unseal::verify as verify_items;
+use sealed_secrets_core::{PrivateKey, SealedSecret, UnsealOptions, codec, reencrypt};
 
 use crate::keys::KeyRegistry;
 use crate::metrics::{HttpDurationLabels, HttpLabels, Metrics};
@@ -229,7 +230,7 @@ async fn verify(State(state): State<Arc<ApiState>>, body: Bytes) -> Response {
     };
     let keys = trial_keys(&state);
     let opts = state.unseal_options;
-    let ok = tokio::task::spawn_blocking(move || unseal(&ss, &keys, opts).is_ok())
+    let ok = tokio::task::spawn_blocking(move || verify_items(&ss, &keys, opts).is_ok())
         .await
         .unwrap_or(false);
     if ok {

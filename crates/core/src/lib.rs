@@ -1,5 +1,6 @@
 //! Sealed Secrets core: the wire format, scopes, keys and certificates, the `SealedSecret`
-//! types and CRD, sealing a Secret, unsealing to a Secret, and `template.data` rendering.
+//! types and CRD, sealing a Secret and unsealing to a Secret (`template.data` is rendered by the
+//! `gotemplate` crate).
 //!
 //! Pure logic: no I/O, no async runtime. Everything here is unit- and property-tested without
 //! a cluster; the controller and `kubeseal` are thin adapters around it.
@@ -13,7 +14,7 @@ pub mod reconcile;
 pub mod reseal;
 pub mod scope;
 pub mod seal;
-pub mod template;
+pub use gotemplate as template;
 pub mod types;
 pub mod unseal;
 

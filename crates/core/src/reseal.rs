@@ -14,7 +14,7 @@ use crate::crypto::{hybrid_decrypt_any, hybrid_encrypt};
 use crate::keys::{PrivateKey, PublicKey};
 use crate::seal::strip_server_fields;
 use crate::types::SealedSecret;
-use crate::unseal::{ItemError, ItemErrors, UnsealError, label_for};
+use crate::unseal::{ItemErrors, UnsealError, label_for, open_items};
 
 /// Why re-encryption failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,26 +44,19 @@ pub fn reencrypt(
     }
 
     let mut errors = Vec::new();
-    let mut preferred: Option<usize> = None;
-    for (item, value) in out.spec.encrypted_data.iter_mut() {
-        let Some(raw) = crate::codec::decode_base64_like_go(value.as_bytes()) else {
-            errors.push((item.clone(), ItemError::Base64));
-            continue;
-        };
-        let order: Vec<&PrivateKey> = preferred
-            .and_then(|p| keys.get(p))
-            .into_iter()
-            .chain(keys.iter())
-            .collect();
-        match hybrid_decrypt_any(order.iter().copied(), &label, &raw) {
-            Ok((plain, pos)) => {
-                if let Some(k) = order.get(pos) {
-                    preferred = keys.iter().position(|x| x.fingerprint() == k.fingerprint());
-                }
-                *value = STANDARD.encode(hybrid_encrypt(new_key, &label, &plain)?);
+    let mut encrypt_error = None;
+    open_items(ss, keys, &label, &mut errors, |item, plain, _| {
+        match hybrid_encrypt(new_key, &label, &plain) {
+            Ok(ct) => {
+                out.spec
+                    .encrypted_data
+                    .insert(item.to_string(), STANDARD.encode(ct));
             }
-            Err(_) => errors.push((item.clone(), ItemError::Decrypt)),
+            Err(e) => encrypt_error = Some(e),
         }
+    });
+    if let Some(e) = encrypt_error {
+        return Err(e.into());
     }
     if !errors.is_empty() {
         return Err(UnsealError::Items(ItemErrors(errors)).into());

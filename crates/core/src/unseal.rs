@@ -6,7 +6,7 @@ use std::fmt;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::annotations::SKIP_SET_OWNER_REFERENCES;
 use crate::crypto::hybrid_decrypt_any;
@@ -174,11 +174,78 @@ pub fn label_for(ss: &SealedSecret) -> Vec<u8> {
     )
 }
 
-/// Decrypts every item with `keys`, renders `template.data`, and builds the Secret.
+/// The one "preferred key first" loop: decrypts every item of `encryptedData` with `keys`
+/// under `label`, calling `on_open(item, plaintext, key_index)` for each item that opens and
+/// recording every item that does not in `errors`.
 ///
 /// Keys are tried in the given order, except that once a key has decrypted an item it is
 /// tried first for the remaining items (a SealedSecret is normally sealed with one key), so
 /// callers that order keys by past success pay about one RSA operation per item.
+pub fn open_items(
+    ss: &SealedSecret,
+    keys: &[PrivateKey],
+    label: &[u8],
+    errors: &mut Vec<(String, ItemError)>,
+    mut on_open: impl FnMut(&str, Zeroizing<Vec<u8>>, usize),
+) {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    for (item, value) in &ss.spec.encrypted_data {
+        let Some(raw) = crate::codec::decode_base64_like_go(value.as_bytes()) else {
+            errors.push((item.clone(), ItemError::Base64));
+            continue;
+        };
+        match hybrid_decrypt_any(order.iter().filter_map(|&i| keys.get(i)), label, &raw) {
+            Ok((plain, pos)) => {
+                let idx = order.get(pos).copied().unwrap_or(pos);
+                if pos != 0 {
+                    order.retain(|&i| i != idx);
+                    order.insert(0, idx);
+                }
+                on_open(item, plain, idx);
+            }
+            Err(_) => errors.push((item.clone(), ItemError::Decrypt)),
+        }
+    }
+}
+
+/// What `/v1/verify` answers: does every item open with some key under this object's own
+/// label? Nothing user-supplied is evaluated over the plaintext (no `template.data`, no
+/// parsing of decrypted bytes), so the answer depends only on which key sealed the items and
+/// for which scope, never on what they contain. Plaintexts are wiped as soon as they open.
+///
+/// Returns the index (into `keys`) of the key that opened each item.
+pub fn verify(
+    ss: &SealedSecret,
+    keys: &[PrivateKey],
+    opts: UnsealOptions,
+) -> Result<Vec<usize>, UnsealError> {
+    if ss.metadata.name.as_deref().is_none_or(str::is_empty) {
+        return Err(UnsealError::MissingName);
+    }
+    let label = label_for(ss);
+    if let Some(v1) = &ss.spec.data {
+        if !opts.accept_deprecated_v1_data {
+            return Err(UnsealError::DeprecatedDataDisabled);
+        }
+        if !ss.spec.encrypted_data.is_empty() {
+            return Err(UnsealError::BothDataFields);
+        }
+        let (_plain, idx) = hybrid_decrypt_any(keys.iter(), &label, &v1.0)
+            .map_err(|_| UnsealError::DeprecatedDataDecrypt)?;
+        return Ok(vec![idx]);
+    }
+    let mut errors = Vec::new();
+    let mut used = Vec::new();
+    open_items(ss, keys, &label, &mut errors, |_, _plain, idx| used.push(idx));
+    if errors.is_empty() {
+        Ok(used)
+    } else {
+        Err(UnsealError::Items(ItemErrors(errors)))
+    }
+}
+
+/// Decrypts every item with `keys` (see [`open_items`] for the order), renders
+/// `template.data`, and builds the Secret.
 pub fn unseal(
     ss: &SealedSecret,
     keys: &[PrivateKey],
@@ -213,29 +280,14 @@ pub fn unseal(
         let mut errors = Vec::new();
         let mut data: BTreeMap<String, ByteString> = BTreeMap::new();
         let mut strings: BTreeMap<String, String> = BTreeMap::new();
-        let mut preferred: Option<usize> = None;
-        let mut order: Vec<usize> = (0..keys.len()).collect();
-        for (item, value) in &ss.spec.encrypted_data {
-            let Some(raw) = crate::codec::decode_base64_like_go(value.as_bytes()) else {
-                errors.push((item.clone(), ItemError::Base64));
-                continue;
-            };
-            if let Some(p) = preferred {
-                order.clear();
-                order.push(p);
-                order.extend((0..keys.len()).filter(|&i| i != p));
-            }
-            match hybrid_decrypt_any(order.iter().filter_map(|&i| keys.get(i)), &label, &raw) {
-                Ok((plain, pos)) => {
-                    let idx = order.get(pos).copied().unwrap_or(pos);
-                    preferred = Some(idx);
-                    keys_used.push(idx);
-                    strings.insert(item.clone(), String::from_utf8_lossy(&plain).into_owned());
-                    data.insert(item.clone(), ByteString(plain.to_vec()));
-                }
-                Err(_) => errors.push((item.clone(), ItemError::Decrypt)),
-            }
-        }
+        open_items(ss, keys, &label, &mut errors, |item, plain, idx| {
+            keys_used.push(idx);
+            strings.insert(
+                item.to_string(),
+                String::from_utf8_lossy(&plain).into_owned(),
+            );
+            data.insert(item.to_string(), ByteString(plain.to_vec()));
+        });
         if let Some(tdata) = &template.data {
             for (item, text) in tdata {
                 match crate::template::render(item, text, &strings) {
@@ -386,6 +438,45 @@ mod tests {
         );
         let out = unseal(&ss, &[b, a], UnsealOptions::default()).unwrap();
         assert_eq!(out.keys_used, vec![1, 1, 1]);
+    }
+
+    #[test]
+    fn verify_never_evaluates_templates_over_plaintext() {
+        let key = test_key(Backend::AwsLc);
+        let mut ss = sealed(
+            json!({"metadata": {"name": "s", "namespace": "ns"}, "stringData": {"password": "hunter2"}}),
+            &key,
+        );
+        // The oracle probe: a template that fails iff the secret starts with a given prefix.
+        let probe = |prefix: &str| {
+            let mut probe = ss.clone();
+            probe.spec.template.data = Some(
+                [(
+                    "x".to_string(),
+                    format!("{{{{ if hasPrefix \"{prefix}\" .password }}}}{{{{ fail \"x\" }}}}{{{{ end }}}}"),
+                )]
+                .into(),
+            );
+            probe
+        };
+        // unseal (the reconcile path) does render it, so the probe is a real one...
+        assert!(unseal(&probe("h"), std::slice::from_ref(&key), UnsealOptions::default()).is_err());
+        assert!(unseal(&probe("z"), std::slice::from_ref(&key), UnsealOptions::default()).is_ok());
+        // ...but verify answers the same for both prefixes.
+        let h = verify(&probe("h"), std::slice::from_ref(&key), UnsealOptions::default());
+        let z = verify(&probe("z"), std::slice::from_ref(&key), UnsealOptions::default());
+        assert_eq!(h, Ok(vec![0]));
+        assert_eq!(z, Ok(vec![0]));
+        // A template that does not even parse does not change verify's answer either.
+        ss.spec.template.data = Some([("x".to_string(), "{{ nope".to_string())].into());
+        assert_eq!(
+            verify(&ss, std::slice::from_ref(&key), UnsealOptions::default()),
+            Ok(vec![0])
+        );
+        // Wrong scope still fails, naming the item.
+        ss.metadata.namespace = Some("other".into());
+        let err = verify(&ss, std::slice::from_ref(&key), UnsealOptions::default()).unwrap_err();
+        assert_eq!(err.to_string(), "no key could decrypt secret (password)");
     }
 
     #[test]
