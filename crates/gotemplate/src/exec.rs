@@ -3,14 +3,12 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use super::budget::{Budget, Limit, Limits};
 use super::fmt::{quote_str, sprint_value};
-use super::funcs::{self, Cx, FuncDef, Kind, TOO_DEEP, Ty};
+use super::funcs::{self, Cx, FuncDef, Kind, Ty};
 use super::parse::{Arg, BranchNode, CommandNode, ListNode, Node, NumberNode, PipeNode};
-use super::value::{Heap, Value, is_true, shallow_size, type_name};
-use super::{
-    Location, MAX_ALLOC_BYTES, MAX_NESTING_DEPTH, MAX_OUTPUT_BYTES, MAX_STEPS, MAX_STRING_BYTES,
-    MAX_TEMPLATE_DEPTH, TemplateError,
-};
+use super::value::{Heap, Value, is_true, type_name};
+use super::{Location, MAX_NESTING_DEPTH, MAX_STRING_BYTES, MAX_TEMPLATE_DEPTH, TemplateError};
 
 /// Bound on the combined nesting of control structures, pipelines and
 /// template calls during execution (keeps native stack use small).
@@ -72,8 +70,9 @@ struct State<'t> {
     at: Option<At<'t>>,
     template_depth: usize,
     nesting: usize,
-    steps: u64,
-    alloc: u64,
+    limits: Limits,
+    /// Output bytes the object may still produce.
+    output_left: u64,
 }
 
 pub(crate) fn execute(
@@ -81,6 +80,7 @@ pub(crate) fn execute(
     text: &str,
     trees: &BTreeMap<String, ListNode>,
     data: &BTreeMap<String, String>,
+    budget: &mut Budget,
 ) -> Result<String, TemplateError> {
     let root = Value::StrMap(Rc::new(data.clone()));
     let mut st = State {
@@ -90,12 +90,12 @@ pub(crate) fn execute(
         executing: name,
         out: String::new(),
         vars: vec![("$".to_string(), root.clone())],
-        heap: Heap::default(),
+        heap: Heap::new(budget.meter()),
         at: None,
         template_depth: 0,
         nesting: 0,
-        steps: 0,
-        alloc: 0,
+        limits: *budget.limits(),
+        output_left: budget.output_remaining(),
     };
     let Some(tree) = trees.get(name) else {
         return Err(*st.errorf(format!(
@@ -103,7 +103,12 @@ pub(crate) fn execute(
             quote_str(name, false)
         )));
     };
-    match st.walk_list(&root, tree) {
+    let result = match st.heap.meter.check_time() {
+        Err(_) => Err(st.budget_error()),
+        Ok(()) => st.walk_list(&root, tree),
+    };
+    budget.settle(&st.heap.meter, st.output_left);
+    match result {
         Ok(_) => Ok(st.out),
         Err(e) => Err(*e),
     }
@@ -137,14 +142,14 @@ impl<'t> State<'t> {
         self.at = Some(at);
     }
 
+    /// The error for the limit recorded in the meter (steps if none is).
+    fn budget_error(&self) -> Box<TemplateError> {
+        let limit = self.heap.meter.exceeded().unwrap_or(Limit::Steps);
+        Box::new(TemplateError::budget(self.top_name, limit, &self.limits))
+    }
+
     fn tick(&mut self, n: u64) -> Res<()> {
-        self.steps = self.steps.saturating_add(n);
-        if self.steps > MAX_STEPS {
-            return Err(self.errorf(format!(
-                "template execution exceeded the maximum of {MAX_STEPS} steps"
-            )));
-        }
-        Ok(())
+        self.heap.meter.step(n).map_err(|_| self.budget_error())
     }
 
     fn enter(&mut self) -> Res<()> {
@@ -162,11 +167,13 @@ impl<'t> State<'t> {
     }
 
     fn write(&mut self, s: &str) -> Res<()> {
-        if self.out.len().saturating_add(s.len()) > MAX_OUTPUT_BYTES {
-            return Err(self.errorf(format!(
-                "template output exceeds the maximum size of {MAX_OUTPUT_BYTES} bytes"
-            )));
+        let n = u64::try_from(s.len()).unwrap_or(u64::MAX);
+        if n > self.output_left {
+            self.output_left = 0;
+            self.heap.meter.fail(Limit::Output);
+            return Err(self.budget_error());
         }
+        self.output_left -= n;
         self.out.push_str(s);
         Ok(())
     }
@@ -353,6 +360,9 @@ impl<'t> State<'t> {
             Value::StrMap(m) => {
                 for (k, v) in m.iter() {
                     ran = true;
+                    if self.heap.meter.alloc_usize(k.len() + v.len()).is_err() {
+                        return Err(self.budget_error());
+                    }
                     if self.one_iteration(
                         r,
                         mark,
@@ -421,7 +431,7 @@ impl<'t> State<'t> {
             Value::Invalid => "<no value>".to_string(),
             other => match sprint_value(other, &self.heap) {
                 Ok(s) => s,
-                Err(_) => return Err(self.errorf(TOO_DEEP)),
+                Err(_) => return Err(self.budget_error()),
             },
         };
         self.write(&s)
@@ -619,8 +629,16 @@ impl<'t> State<'t> {
                         self.errorf(format!("{field_name} is not a method but has arguments"))
                     );
                 }
-                Ok(m.get(field_name)
-                    .map_or(Value::Invalid, |s| Value::str(s.as_str())))
+                match m.get(field_name) {
+                    // The value is copied out of the data: charge it.
+                    Some(s) => {
+                        if self.heap.meter.alloc_usize(s.len()).is_err() {
+                            return Err(self.budget_error());
+                        }
+                        Ok(Value::str(s.as_str()))
+                    }
+                    None => Ok(Value::Invalid),
+                }
             }
             other => Err(self.errorf(format!(
                 "can't evaluate field {field_name} in type {}",
@@ -813,8 +831,13 @@ impl<'t> State<'t> {
                     argv.push(self.validate_type(f, ty)?);
                     literal.push(false);
                 }
-                let weight: usize = argv.iter().map(|v| shallow_size(v, &self.heap)).sum();
-                self.tick(1 + (weight / 64) as u64 + funcs::extra_cost(name))?;
+                // The call's cost is charged before it runs.
+                let (steps, bytes) = funcs::cost(name, &argv, &self.heap);
+                if self.heap.meter.alloc(bytes).is_err() {
+                    self.at(err_node);
+                    return Err(self.budget_error());
+                }
+                self.tick(steps)?;
                 let result = {
                     let mut cx = Cx {
                         heap: &mut self.heap,
@@ -822,6 +845,12 @@ impl<'t> State<'t> {
                     };
                     imp(&mut cx, &argv)
                 };
+                // A budget exceeded inside the function wins, even if the
+                // function swallowed the error (as `toJson` does).
+                if self.heap.meter.exceeded().is_some() {
+                    self.at(err_node);
+                    return Err(self.budget_error());
+                }
                 match result {
                     Ok(v) => {
                         if let Value::Str(s) = &v {
@@ -832,14 +861,13 @@ impl<'t> State<'t> {
                                 )));
                             }
                         }
-                        self.alloc = self
-                            .alloc
-                            .saturating_add(shallow_size(&v, &self.heap) as u64 + 16);
-                        if self.alloc > MAX_ALLOC_BYTES {
+                        // Values deeper than the limit are refused as soon
+                        // as they are built (dropping or printing a very
+                        // deep value would overflow the stack).
+                        let depth = self.heap.depth_of(&v) as usize;
+                        if self.heap.meter.check_depth(depth).is_err() {
                             self.at(err_node);
-                            return Err(self.errorf(format!(
-                                "template execution exceeded the allocation limit of {MAX_ALLOC_BYTES} bytes"
-                            )));
+                            return Err(self.budget_error());
                         }
                         Ok(v)
                     }

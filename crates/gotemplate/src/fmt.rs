@@ -3,8 +3,9 @@
 //! precision, argument indexes and the `%!verb(...)` error forms) and
 //! `strconv.Quote`/`FormatFloat`.
 
+use super::budget::{Exceeded, Limit};
 use super::uni;
-use super::value::{ElemType, Heap, MAX_VALUE_DEPTH, TooDeep, Value, type_name};
+use super::value::{ElemType, Heap, Value, type_name};
 
 const LDIGITS: &[u8; 17] = b"0123456789abcdefx";
 const UDIGITS: &[u8; 17] = b"0123456789ABCDEFX";
@@ -391,6 +392,11 @@ struct Printer<'h> {
     buf: String,
     f: Flags,
     heap: &'h Heap,
+    /// The allocation budget left when printing started: the buffer may
+    /// not grow beyond it (checked before padding and at every value).
+    cap: usize,
+    /// Padding was refused for lack of budget.
+    over: bool,
 }
 
 enum Sign {
@@ -404,10 +410,35 @@ impl<'h> Printer<'h> {
             buf: String::new(),
             f: Flags::default(),
             heap,
+            cap: heap.meter.alloc_left(),
+            over: false,
         }
     }
 
+    /// Fails once the buffer has outgrown the allocation budget.
+    fn check(&self) -> Result<(), Exceeded> {
+        if self.heap.meter.exceeded().is_some() {
+            return Err(Exceeded);
+        }
+        if self.over || self.buf.len() > self.cap {
+            return Err(self.heap.meter.fail(Limit::Alloc));
+        }
+        Ok(())
+    }
+
+    /// Charges the finished buffer to the allocation budget.
+    fn finish(self) -> Result<String, Exceeded> {
+        self.check()?;
+        self.heap.meter.alloc_usize(self.buf.len())?;
+        Ok(self.buf)
+    }
+
     fn write_padding(&mut self, n: usize) {
+        // Over-budget padding is skipped; `check` then fails the call.
+        if self.buf.len().saturating_add(n) > self.cap {
+            self.over = true;
+            return;
+        }
         let pad = if self.f.zero && !self.f.minus {
             '0'
         } else {
@@ -734,7 +765,7 @@ impl<'h> Printer<'h> {
     }
 
     /// Go's `printArg` for a top-level operand.
-    fn print_arg(&mut self, arg: &Value, verb: char) -> Result<(), TooDeep> {
+    fn print_arg(&mut self, arg: &Value, verb: char) -> Result<(), Exceeded> {
         if arg.is_nilish() {
             match verb {
                 'T' | 'v' => self.pad("<nil>"),
@@ -757,10 +788,10 @@ impl<'h> Printer<'h> {
         self.print_value(arg, verb, 0)
     }
 
-    fn print_value(&mut self, v: &Value, verb: char, depth: usize) -> Result<(), TooDeep> {
-        if depth > MAX_VALUE_DEPTH {
-            return Err(TooDeep);
-        }
+    fn print_value(&mut self, v: &Value, verb: char, depth: usize) -> Result<(), Exceeded> {
+        self.heap.meter.check_depth(depth)?;
+        self.heap.meter.step(1)?;
+        self.check()?;
         match v {
             Value::Invalid | Value::Nil => {
                 if depth == 0 {
@@ -830,7 +861,7 @@ impl<'h> Printer<'h> {
         in_interface: bool,
         verb: char,
         depth: usize,
-    ) -> Result<(), TooDeep> {
+    ) -> Result<(), Exceeded> {
         if in_interface && item.is_nilish() {
             if self.f.sharp_v {
                 self.buf.push_str("interface {}(nil)");
@@ -849,7 +880,7 @@ impl<'h> Printer<'h> {
         entries: Vec<(String, Value, bool)>,
         verb: char,
         depth: usize,
-    ) -> Result<(), TooDeep> {
+    ) -> Result<(), Exceeded> {
         if self.f.sharp_v {
             self.buf.push_str(type_name(v));
             if is_nil {
@@ -939,14 +970,14 @@ fn sharp_float(num: &str, verb: char, prec: i64) -> String {
 
 /// `fmt.Sprint(v)` for a single value, as used when printing an action's
 /// result or converting with Sprig's `toString`.
-pub(crate) fn sprint_value(v: &Value, heap: &Heap) -> Result<String, TooDeep> {
+pub(crate) fn sprint_value(v: &Value, heap: &Heap) -> Result<String, Exceeded> {
     let mut p = Printer::new(heap);
     p.print_arg(v, 'v')?;
-    Ok(p.buf)
+    p.finish()
 }
 
 /// `fmt.Sprint(args...)`.
-pub(crate) fn sprint(args: &[Value], heap: &Heap) -> Result<String, TooDeep> {
+pub(crate) fn sprint(args: &[Value], heap: &Heap) -> Result<String, Exceeded> {
     let mut p = Printer::new(heap);
     let mut prev_string = false;
     for (i, arg) in args.iter().enumerate() {
@@ -956,13 +987,14 @@ pub(crate) fn sprint(args: &[Value], heap: &Heap) -> Result<String, TooDeep> {
         }
         p.f = Flags::default();
         p.print_arg(arg, 'v')?;
+        p.check()?;
         prev_string = is_string;
     }
-    Ok(p.buf)
+    p.finish()
 }
 
 /// `fmt.Sprintln(args...)`.
-pub(crate) fn sprintln(args: &[Value], heap: &Heap) -> Result<String, TooDeep> {
+pub(crate) fn sprintln(args: &[Value], heap: &Heap) -> Result<String, Exceeded> {
     let mut p = Printer::new(heap);
     for (i, arg) in args.iter().enumerate() {
         if i > 0 {
@@ -970,9 +1002,10 @@ pub(crate) fn sprintln(args: &[Value], heap: &Heap) -> Result<String, TooDeep> {
         }
         p.f = Flags::default();
         p.print_arg(arg, 'v')?;
+        p.check()?;
     }
     p.buf.push('\n');
-    Ok(p.buf)
+    p.finish()
 }
 
 const MAX_FMT_NUM: usize = 1_000_000;
@@ -1050,7 +1083,7 @@ fn arg_number(
 }
 
 /// `fmt.Sprintf(format, args...)`.
-pub(crate) fn sprintf(format: &str, args: &[Value], heap: &Heap) -> Result<String, TooDeep> {
+pub(crate) fn sprintf(format: &str, args: &[Value], heap: &Heap) -> Result<String, Exceeded> {
     let mut p = Printer::new(heap);
     let fb = format.as_bytes();
     let end = fb.len();
@@ -1062,6 +1095,7 @@ pub(crate) fn sprintf(format: &str, args: &[Value], heap: &Heap) -> Result<Strin
     };
     let mut i = 0;
     'format_loop: while i < end {
+        p.check()?;
         st.good_arg_num = true;
         let lasti = i;
         while i < end && fb[i] != b'%' {
@@ -1215,5 +1249,5 @@ pub(crate) fn sprintf(format: &str, args: &[Value], heap: &Heap) -> Result<Strin
         }
         p.buf.push(')');
     }
-    Ok(p.buf)
+    p.finish()
 }

@@ -13,9 +13,14 @@
 //! never contain runtime values, since those are decrypted secrets: where Go
 //! would echo a value, the message names only its type.
 //!
-//! Resource use is bounded (nesting depth, template recursion, evaluation
-//! steps, allocation, string and output size); exceeding a bound is an
-//! [`TemplateError::Exec`] with a message saying which limit was hit.
+//! Resource use is bounded by a [`Budget`] shared by all the template
+//! entries of one object ([`render_with_budget`]): evaluation steps, bytes
+//! allocated for values, output bytes, value nesting depth and wall-clock
+//! time (see [`Limits`]); exceeding it is a [`TemplateError::Budget`] naming
+//! the [`Limit`]. Fixed bounds also apply to each entry: template text size
+//! ([`MAX_TEMPLATE_BYTES`]), control-structure nesting, template recursion,
+//! and the size of any single string or list. `README.md` next to this
+//! crate's `Cargo.toml` documents the defaults.
 //!
 //! Known deviations from Go + Sprig v3.3:
 //! - Strings are UTF-8: where Go would produce invalid UTF-8 (`b64dec` of
@@ -48,6 +53,7 @@
 
 use std::collections::BTreeMap;
 
+mod budget;
 mod exec;
 mod fmt;
 mod funcs;
@@ -59,23 +65,32 @@ mod uni;
 mod value;
 
 #[cfg(test)]
+mod budget_tests;
+#[cfg(test)]
 mod tests;
+
+pub use budget::{
+    Budget, DEFAULT_ALLOC_BYTES, DEFAULT_OUTPUT_BYTES, DEFAULT_STEPS, DEFAULT_TIME,
+    DEFAULT_VALUE_DEPTH, Limit, Limits, MAX_TEMPLATE_BYTES, MAX_VALUE_DEPTH,
+};
 
 /// Maximum nesting of control structures and parenthesised pipelines.
 pub const MAX_NESTING_DEPTH: usize = 50;
 /// Maximum depth of `{{template}}` invocations.
 pub const MAX_TEMPLATE_DEPTH: usize = 20;
-/// Maximum size of the rendered output of one template.
+/// Default total size of the rendered output of an object's templates
+/// ([`Limits::output_bytes`]).
 pub const MAX_OUTPUT_BYTES: usize = 1 << 20;
 /// Maximum size of any intermediate string.
 pub const MAX_STRING_BYTES: usize = 4 << 20;
 /// Maximum length of a list produced by `until`, `seq`, `concat`, ....
 pub const MAX_LIST_LEN: usize = 100_000;
-/// Maximum number of evaluation steps (actions, commands, loop iterations,
-/// and function calls weighted by argument size).
-pub const MAX_STEPS: u64 = 5_000_000;
-/// Maximum cumulative size of values allocated by function calls.
-pub const MAX_ALLOC_BYTES: u64 = 64 << 20;
+/// Default number of evaluation steps of an object's templates
+/// ([`Limits::steps`]).
+pub const MAX_STEPS: u64 = DEFAULT_STEPS;
+/// Default cumulative size of values allocated by an object's templates
+/// ([`Limits::alloc_bytes`]).
+pub const MAX_ALLOC_BYTES: u64 = DEFAULT_ALLOC_BYTES;
 
 /// A template failed to parse or execute.
 ///
@@ -109,6 +124,39 @@ pub enum TemplateError {
         location: Option<Location>,
         message: String,
     },
+    /// The object's templates exceeded a limit of their shared [`Budget`]
+    /// (or one entry's text is too large: [`Limit::TemplateSize`]).
+    #[error(
+        "template {template}: the object's templates exceeded the limit of {max} {}",
+        limit_unit(*.limit)
+    )]
+    Budget {
+        /// The entry being rendered when the budget ran out.
+        template: String,
+        limit: Limit,
+        /// The configured value of the limit.
+        max: u64,
+    },
+}
+
+impl TemplateError {
+    /// Is this a [`TemplateError::Budget`] (a resource limit, as opposed to
+    /// a mistake in the template)?
+    pub fn is_budget(&self) -> bool {
+        matches!(self, TemplateError::Budget { .. })
+    }
+
+    pub(crate) fn budget(template: &str, limit: Limit, limits: &Limits) -> TemplateError {
+        TemplateError::Budget {
+            template: template.to_string(),
+            limit,
+            max: limit.describe(limits).0,
+        }
+    }
+}
+
+fn limit_unit(limit: Limit) -> &'static str {
+    limit.describe(&Limits::default()).1
 }
 
 /// Where in the template text an execution error occurred.
@@ -337,18 +385,58 @@ pub const SUPPORTED_FUNCTIONS: &[&str] = &[
 ];
 
 /// Parses `template` as a Go text/template named `name` and executes it
-/// with `data` (a `map[string]string`) as dot.
+/// with `data` (a `map[string]string`) as dot, with a budget of its own
+/// ([`Limits::default`]). To bound all the entries of one object together,
+/// use [`render_with_budget`] with one [`Budget`] for the object.
 pub fn render(
     name: &str,
     template: &str,
     data: &BTreeMap<String, String>,
 ) -> Result<String, TemplateError> {
+    render_with_budget(name, template, data, &mut Budget::new(Limits::default()))
+}
+
+/// Parse steps charged per byte of template text (parsing is linear).
+const PARSE_BYTES_PER_STEP: usize = 16;
+
+/// [`render`], charging everything to `budget`, which the caller shares
+/// between all the template entries of one object. The budget's clock
+/// starts on its first use. Once a limit is exceeded, the error is a
+/// [`TemplateError::Budget`]; later calls with the same budget fail as soon
+/// as they need what is exhausted.
+pub fn render_with_budget(
+    name: &str,
+    template: &str,
+    data: &BTreeMap<String, String>,
+    budget: &mut Budget,
+) -> Result<String, TemplateError> {
+    let limits = *budget.limits();
+    if template.len() > MAX_TEMPLATE_BYTES {
+        return Err(TemplateError::budget(name, Limit::TemplateSize, &limits));
+    }
+    if let Some(deadline) = budget.deadline() {
+        if std::time::Instant::now() >= deadline {
+            return Err(TemplateError::budget(name, Limit::Time, &limits));
+        }
+    }
+    let parse_steps = 1 + (template.len() / PARSE_BYTES_PER_STEP) as u64;
+    if let Err(limit) = budget.take_steps(parse_steps) {
+        return Err(TemplateError::budget(name, limit, &limits));
+    }
     let trees = parse::parse(name, template)?;
-    exec::execute(name, template, &trees, data)
+    exec::execute(name, template, &trees, data, budget)
 }
 
 /// Parses `template` without executing it (useful to validate a
-/// SealedSecret's templates before any secret is decrypted).
+/// SealedSecret's templates before any secret is decrypted). Text larger
+/// than [`MAX_TEMPLATE_BYTES`] is refused with [`Limit::TemplateSize`].
 pub fn check(name: &str, template: &str) -> Result<(), TemplateError> {
+    if template.len() > MAX_TEMPLATE_BYTES {
+        return Err(TemplateError::budget(
+            name,
+            Limit::TemplateSize,
+            &Limits::default(),
+        ));
+    }
     parse::parse(name, template).map(|_| ())
 }

@@ -12,12 +12,13 @@ use rand::RngExt as _;
 use regex::Regex;
 use sha1::Digest as _;
 
-use super::funcs::{Cx, arg, b_arg, i_arg, m_arg, s_arg, strval, too_deep};
+use super::budget::{Exceeded, Limit, Meter};
+use super::funcs::{Cx, arg, b_arg, i_arg, m_arg, over_budget, s_arg, strval};
 use super::number::{parse_float, parse_int};
 use super::uni;
 use super::value::{
-    ElemType, ListVal, Value, deep_copy as value_deep_copy, deep_equal, is_true, kind_name,
-    type_name,
+    ELEM_BYTES, ENTRY_BYTES, ElemType, ListVal, Value, deep_copy as value_deep_copy, deep_equal,
+    is_true, kind_name, type_name,
 };
 use super::{MAX_LIST_LEN, MAX_STRING_BYTES};
 
@@ -852,7 +853,7 @@ pub(crate) fn ternary(_: &mut Cx<'_>, a: &[Value]) -> R {
 }
 
 pub(crate) fn deep_copy(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    value_deep_copy(arg(a, 0), cx.heap, 0).map_err(too_deep)
+    value_deep_copy(arg(a, 0), cx.heap, 0).map_err(over_budget)
 }
 
 pub(crate) fn fail(cx: &mut Cx<'_>, a: &[Value]) -> R {
@@ -895,7 +896,7 @@ pub(crate) fn kind_is(_: &mut Cx<'_>, a: &[Value]) -> R {
 pub(crate) fn deep_equal_fn(cx: &mut Cx<'_>, a: &[Value]) -> R {
     deep_equal(arg(a, 0), arg(a, 1), cx.heap, 0)
         .map(Value::Bool)
-        .map_err(too_deep)
+        .map_err(over_budget)
 }
 
 // ---------------------------------------------------------------------------
@@ -1260,8 +1261,11 @@ fn json_encode(
     out: &mut String,
     depth: usize,
 ) -> Result<(), String> {
-    if depth > super::value::MAX_VALUE_DEPTH {
-        return Err(super::funcs::TOO_DEEP.to_string());
+    let meter = &cx.heap.meter;
+    meter.check_depth(depth).map_err(over_budget)?;
+    meter.step(1).map_err(over_budget)?;
+    if out.len() > meter.alloc_left() {
+        return Err(over_budget(meter.fail(Limit::Alloc)));
     }
     match v {
         Value::Invalid | Value::Nil => out.push_str("null"),
@@ -1319,8 +1323,10 @@ fn json_encode(
     Ok(())
 }
 
-/// Go's `json.Indent(dst, src, "", "  ")` applied to compact JSON.
-fn json_indent(src: &str) -> String {
+/// Go's `json.Indent(dst, src, "", "  ")` applied to compact JSON; fails
+/// when the result outgrows the allocation budget.
+fn json_indent(src: &str, meter: &Meter) -> Result<String, String> {
+    let cap = meter.alloc_left();
     let mut out = String::with_capacity(src.len() * 2);
     let mut depth = 0usize;
     let mut in_string = false;
@@ -1343,6 +1349,9 @@ fn json_indent(src: &str) -> String {
                 in_string = false;
             }
             continue;
+        }
+        if out.len() > cap {
+            return Err(over_budget(meter.fail(Limit::Alloc)));
         }
         if need_indent && c != ']' && c != '}' {
             need_indent = false;
@@ -1376,12 +1385,14 @@ fn json_indent(src: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+    meter.alloc_usize(out.len()).map_err(over_budget)?;
+    Ok(out)
 }
 
 fn marshal(v: &Value, cx: &Cx<'_>, escape_html: bool) -> Result<String, String> {
     let mut out = String::new();
     json_encode(v, cx, escape_html, &mut out, 0)?;
+    cx.alloc(out.len())?;
     Ok(out)
 }
 
@@ -1406,11 +1417,12 @@ pub(crate) fn must_to_json(cx: &mut Cx<'_>, a: &[Value]) -> R {
 }
 
 pub(crate) fn to_pretty_json(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    swallow(marshal(arg(a, 0), cx, true).map(|s| json_indent(&s)))
+    swallow(marshal(arg(a, 0), cx, true).and_then(|s| json_indent(&s, &cx.heap.meter)))
 }
 
 pub(crate) fn must_to_pretty_json(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    marshal(arg(a, 0), cx, true).map(|s| Value::str(json_indent(&s)))
+    let s = marshal(arg(a, 0), cx, true)?;
+    json_indent(&s, &cx.heap.meter).map(Value::str)
 }
 
 pub(crate) fn to_raw_json(cx: &mut Cx<'_>, a: &[Value]) -> R {
@@ -1421,29 +1433,49 @@ pub(crate) fn must_to_raw_json(cx: &mut Cx<'_>, a: &[Value]) -> R {
     marshal(arg(a, 0), cx, false).map(Value::str)
 }
 
-fn from_serde(v: serde_json::Value, cx: &mut Cx<'_>) -> Value {
-    match v {
+/// Converts parsed JSON, charging every node to the budget and failing
+/// beyond the value depth limit.
+fn from_serde(v: serde_json::Value, cx: &mut Cx<'_>, depth: usize) -> Result<Value, Exceeded> {
+    cx.heap.meter.check_depth(depth)?;
+    cx.heap.meter.step(1)?;
+    Ok(match v {
         serde_json::Value::Null => Value::Nil,
         serde_json::Value::Bool(b) => Value::Bool(b),
         serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
-        serde_json::Value::String(s) => Value::str(s),
-        serde_json::Value::Array(items) => Value::list(
-            ElemType::Any,
-            items.into_iter().map(|i| from_serde(i, cx)).collect(),
-        ),
+        serde_json::Value::String(s) => {
+            cx.heap.meter.alloc_usize(s.len())?;
+            Value::str(s)
+        }
+        serde_json::Value::Array(items) => {
+            cx.heap
+                .meter
+                .alloc_usize(items.len().saturating_mul(ELEM_BYTES))?;
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(from_serde(item, cx, depth + 1)?);
+            }
+            Value::list(ElemType::Any, out)
+        }
         serde_json::Value::Object(map) => {
-            let entries: BTreeMap<String, Value> = map
-                .into_iter()
-                .map(|(k, v)| (k, from_serde(v, cx)))
-                .collect();
+            let keys: usize = map.keys().map(String::len).sum();
+            cx.heap
+                .meter
+                .alloc_usize(map.len().saturating_mul(ENTRY_BYTES).saturating_add(keys))?;
+            let mut entries = BTreeMap::new();
+            for (k, v) in map {
+                let v = from_serde(v, cx, depth + 1)?;
+                entries.insert(k, v);
+            }
             Value::Map(cx.heap.alloc(entries))
         }
-    }
+    })
 }
 
 fn parse_json(s: &str, cx: &mut Cx<'_>) -> Result<Value, String> {
+    // The parsed document takes a few times the size of its text.
+    cx.alloc(s.len().saturating_mul(2))?;
     match serde_json::from_str::<serde_json::Value>(s) {
-        Ok(v) => Ok(from_serde(v, cx)),
+        Ok(v) => from_serde(v, cx, 0).map_err(over_budget),
         // serde's messages can quote the offending input; keep only the
         // position.
         Err(e) => Err(format!(
@@ -1504,11 +1536,8 @@ pub(crate) fn set(cx: &mut Cx<'_>, a: &[Value]) -> R {
     };
     let key = s_arg(a, 1).to_string();
     let val = normalize_nil(arg(a, 2));
-    match cx.heap.get_mut(id) {
-        Some(m) if !m.is_nil => {
-            m.entries.insert(key, val);
-        }
-        _ => return Err("assignment to entry in nil map".to_string()),
+    if !cx.heap.map_insert(id, key, val) {
+        return Err("assignment to entry in nil map".to_string());
     }
     Ok(Value::Map(id))
 }
@@ -1750,7 +1779,7 @@ pub(crate) fn must_compact(cx: &mut Cx<'_>, a: &[Value]) -> R {
 
 fn in_list(cx: &Cx<'_>, haystack: &[Value], needle: &Value) -> Result<bool, String> {
     for h in haystack {
-        if deep_equal(needle, h, cx.heap, 0).map_err(too_deep)? {
+        if deep_equal(needle, h, cx.heap, 0).map_err(over_budget)? {
             return Ok(true);
         }
     }
@@ -1824,11 +1853,7 @@ pub(crate) fn slice(_: &mut Cx<'_>, a: &[Value]) -> R {
         return Err("reflect.Value.Slice: slice index out of bounds".to_string());
     }
     let items: Vec<Value> = l.items[start as usize..end as usize].to_vec();
-    Ok(Value::List(ListVal {
-        elem: l.elem,
-        items: Rc::new(items),
-        is_nil: false,
-    }))
+    Ok(Value::List(ListVal::new(l.elem, items, false)))
 }
 
 pub(crate) fn must_slice(cx: &mut Cx<'_>, a: &[Value]) -> R {
@@ -2073,7 +2098,9 @@ fn must_compile_arg(cx: &Cx<'_>, a: &[Value]) -> Result<Regex, String> {
 
 /// Go's `allMatches` iteration (empty matches abutting a previous match
 /// are skipped). `n < 0` means no limit.
-fn all_matches(re: &Regex, s: &str, n: i64) -> Vec<(usize, usize)> {
+/// Every accepted match is charged to the allocation budget (the pair and
+/// the string later made of it).
+fn all_matches(re: &Regex, s: &str, n: i64, meter: &Meter) -> Result<Vec<(usize, usize)>, String> {
     let limit = if n < 0 { usize::MAX } else { n as usize };
     let mut out = Vec::new();
     let end = s.len();
@@ -2094,10 +2121,13 @@ fn all_matches(re: &Regex, s: &str, n: i64) -> Vec<(usize, usize)> {
         }
         prev_end = Some(m.end());
         if accept {
+            meter
+                .alloc_usize(16 + ELEM_BYTES + (m.end() - m.start()))
+                .map_err(over_budget)?;
             out.push((m.start(), m.end()));
         }
     }
-    out
+    Ok(out)
 }
 
 pub(crate) fn regex_match(cx: &mut Cx<'_>, a: &[Value]) -> R {
@@ -2111,38 +2141,42 @@ pub(crate) fn must_regex_match(cx: &mut Cx<'_>, a: &[Value]) -> R {
     Ok(Value::Bool(re.is_match(s_arg(a, 1))))
 }
 
-fn find_all(re: &Regex, s: &str, n: i64) -> Value {
+fn find_all(re: &Regex, s: &str, n: i64, meter: &Meter) -> R {
     if n == 0 {
-        return Value::nil_list(ElemType::Str);
+        return Ok(Value::nil_list(ElemType::Str));
     }
-    let found: Vec<String> = all_matches(re, s, n)
+    let found: Vec<String> = all_matches(re, s, n, meter)?
         .into_iter()
         .map(|(a, b)| s[a..b].to_string())
         .collect();
     if found.is_empty() {
-        return Value::nil_list(ElemType::Str);
+        return Ok(Value::nil_list(ElemType::Str));
     }
-    Value::str_list(found)
+    Ok(Value::str_list(found))
 }
 
 pub(crate) fn regex_find_all(cx: &mut Cx<'_>, a: &[Value]) -> R {
     let re = must_compile_arg(cx, a)?;
-    Ok(find_all(&re, s_arg(a, 1), i_arg(a, 2)))
+    find_all(&re, s_arg(a, 1), i_arg(a, 2), &cx.heap.meter)
 }
 
 pub(crate) fn must_regex_find_all(cx: &mut Cx<'_>, a: &[Value]) -> R {
     let re = compile_arg(cx, a)?;
-    Ok(find_all(&re, s_arg(a, 1), i_arg(a, 2)))
+    find_all(&re, s_arg(a, 1), i_arg(a, 2), &cx.heap.meter)
 }
 
 pub(crate) fn regex_find(cx: &mut Cx<'_>, a: &[Value]) -> R {
     let re = must_compile_arg(cx, a)?;
-    Ok(Value::str(re.find(s_arg(a, 1)).map_or("", |m| m.as_str())))
+    let found = re.find(s_arg(a, 1)).map_or("", |m| m.as_str());
+    cx.alloc(found.len())?;
+    Ok(Value::str(found))
 }
 
 pub(crate) fn must_regex_find(cx: &mut Cx<'_>, a: &[Value]) -> R {
     let re = compile_arg(cx, a)?;
-    Ok(Value::str(re.find(s_arg(a, 1)).map_or("", |m| m.as_str())))
+    let found = re.find(s_arg(a, 1)).map_or("", |m| m.as_str());
+    cx.alloc(found.len())?;
+    Ok(Value::str(found))
 }
 
 /// Go's `Regexp.Expand` template expansion.
@@ -2198,7 +2232,15 @@ fn expand(re: &Regex, template: &str, src: &str, caps: &regex::Captures<'_>, dst
 }
 
 /// Go's `replaceAll` loop.
-fn replace_all(re: &Regex, src: &str, repl: &str, literal: bool) -> Result<String, String> {
+/// Fails as soon as the result outgrows the allocation budget.
+fn replace_all(
+    re: &Regex,
+    src: &str,
+    repl: &str,
+    literal: bool,
+    meter: &Meter,
+) -> Result<String, String> {
+    let cap = meter.alloc_left();
     let mut buf = String::new();
     let mut last_match_end = 0usize;
     let mut search_pos = 0usize;
@@ -2218,6 +2260,9 @@ fn replace_all(re: &Regex, src: &str, repl: &str, literal: bool) -> Result<Strin
                 expand(re, repl, src, &caps, &mut buf);
             }
         }
+        if buf.len() > cap {
+            return Err(over_budget(meter.fail(Limit::Alloc)));
+        }
         if buf.len() > MAX_STRING_BYTES {
             return Err(too_big());
         }
@@ -2232,38 +2277,41 @@ fn replace_all(re: &Regex, src: &str, repl: &str, literal: bool) -> Result<Strin
         }
     }
     buf.push_str(&src[last_match_end.min(end)..]);
+    meter.alloc_usize(buf.len()).map_err(over_budget)?;
     Ok(buf)
 }
 
 pub(crate) fn regex_replace_all(cx: &mut Cx<'_>, a: &[Value]) -> R {
     let re = must_compile_arg(cx, a)?;
-    replace_all(&re, s_arg(a, 1), s_arg(a, 2), false).map(Value::str)
+    replace_all(&re, s_arg(a, 1), s_arg(a, 2), false, &cx.heap.meter).map(Value::str)
 }
 
 pub(crate) fn must_regex_replace_all(cx: &mut Cx<'_>, a: &[Value]) -> R {
     let re = compile_arg(cx, a)?;
-    replace_all(&re, s_arg(a, 1), s_arg(a, 2), false).map(Value::str)
+    replace_all(&re, s_arg(a, 1), s_arg(a, 2), false, &cx.heap.meter).map(Value::str)
 }
 
 pub(crate) fn regex_replace_all_literal(cx: &mut Cx<'_>, a: &[Value]) -> R {
     let re = must_compile_arg(cx, a)?;
-    replace_all(&re, s_arg(a, 1), s_arg(a, 2), true).map(Value::str)
+    replace_all(&re, s_arg(a, 1), s_arg(a, 2), true, &cx.heap.meter).map(Value::str)
 }
 
 pub(crate) fn must_regex_replace_all_literal(cx: &mut Cx<'_>, a: &[Value]) -> R {
     let re = compile_arg(cx, a)?;
-    replace_all(&re, s_arg(a, 1), s_arg(a, 2), true).map(Value::str)
+    replace_all(&re, s_arg(a, 1), s_arg(a, 2), true, &cx.heap.meter).map(Value::str)
 }
 
 /// Go's `Regexp.Split`.
-fn go_regex_split(re: &Regex, s: &str, n: i64) -> Value {
+fn go_regex_split(re: &Regex, s: &str, n: i64, meter: &Meter) -> R {
     if n == 0 {
-        return Value::nil_list(ElemType::Str);
+        return Ok(Value::nil_list(ElemType::Str));
     }
     if !re.as_str().is_empty() && s.is_empty() {
-        return Value::str_list(vec![String::new()]);
+        return Ok(Value::str_list(vec![String::new()]));
     }
-    let matches = all_matches(re, s, n);
+    // The parts hold at most the input's bytes.
+    meter.alloc_usize(s.len()).map_err(over_budget)?;
+    let matches = all_matches(re, s, n, meter)?;
     let mut strings: Vec<String> = Vec::with_capacity(matches.len());
     let (mut beg, mut end) = (0usize, 0usize);
     for (ms, me) in matches {
@@ -2279,17 +2327,17 @@ fn go_regex_split(re: &Regex, s: &str, n: i64) -> Value {
     if end != s.len() {
         strings.push(s[beg..].to_string());
     }
-    Value::str_list(strings)
+    Ok(Value::str_list(strings))
 }
 
 pub(crate) fn regex_split(cx: &mut Cx<'_>, a: &[Value]) -> R {
     let re = must_compile_arg(cx, a)?;
-    Ok(go_regex_split(&re, s_arg(a, 1), i_arg(a, 2)))
+    go_regex_split(&re, s_arg(a, 1), i_arg(a, 2), &cx.heap.meter)
 }
 
 pub(crate) fn must_regex_split(cx: &mut Cx<'_>, a: &[Value]) -> R {
     let re = compile_arg(cx, a)?;
-    Ok(go_regex_split(&re, s_arg(a, 1), i_arg(a, 2)))
+    go_regex_split(&re, s_arg(a, 1), i_arg(a, 2), &cx.heap.meter)
 }
 
 pub(crate) fn regex_quote_meta(_: &mut Cx<'_>, a: &[Value]) -> R {

@@ -4,6 +4,14 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use super::budget::{Exceeded, Meter};
+
+/// Memory cost charged per element of a list (the element itself).
+pub(crate) const ELEM_BYTES: usize = std::mem::size_of::<Value>();
+/// Memory cost charged per entry of a map: key, value and B-tree overhead.
+pub(crate) const ENTRY_BYTES: usize =
+    std::mem::size_of::<String>() + std::mem::size_of::<Value>() + 16;
+
 /// Element type of a slice value (Go's static slice type).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ElemType {
@@ -23,6 +31,21 @@ pub(crate) struct ListVal {
     pub items: Rc<Vec<Value>>,
     /// A nil slice (prints as `[]`, but encodes to JSON as `null`).
     pub is_nil: bool,
+    /// Nesting depth (1 + the deepest element; maps count as known when
+    /// the list was built), bounded when the value is built.
+    pub depth: u32,
+}
+
+impl ListVal {
+    pub(crate) fn new(elem: ElemType, items: Vec<Value>, is_nil: bool) -> ListVal {
+        let depth = 1 + items.iter().map(Value::list_depth).max().unwrap_or(0);
+        ListVal {
+            elem,
+            items: Rc::new(items),
+            is_nil,
+            depth,
+        }
+    }
 }
 
 /// Handle of a `map[string]interface {}` stored in the [`Heap`]. Go maps
@@ -60,19 +83,20 @@ impl Value {
     }
 
     pub(crate) fn list(elem: ElemType, items: Vec<Value>) -> Value {
-        Value::List(ListVal {
-            elem,
-            items: Rc::new(items),
-            is_nil: false,
-        })
+        Value::List(ListVal::new(elem, items, false))
     }
 
     pub(crate) fn nil_list(elem: ElemType) -> Value {
-        Value::List(ListVal {
-            elem,
-            items: Rc::new(Vec::new()),
-            is_nil: true,
-        })
+        Value::List(ListVal::new(elem, Vec::new(), true))
+    }
+
+    /// Nesting depth as far as it is known without the heap (maps count 1).
+    fn list_depth(&self) -> u32 {
+        match self {
+            Value::List(l) => l.depth,
+            Value::Map(_) | Value::StrMap(_) => 1,
+            _ => 0,
+        }
     }
 
     pub(crate) fn str_list(items: Vec<String>) -> Value {
@@ -98,19 +122,39 @@ impl Value {
 pub(crate) struct MapObj {
     pub entries: BTreeMap<String, Value>,
     pub is_nil: bool,
+    /// Nesting depth when last built or assigned to (a map can later become
+    /// deeper through `set` on a map it contains, or even cyclic: walks over
+    /// values therefore also check their depth).
+    pub depth: u32,
 }
 
-/// Arena of mutable maps for one template execution.
-#[derive(Debug, Default)]
+/// Arena of mutable maps for one template execution, and the meter of the
+/// render's budget (so that everything that builds or walks values can
+/// charge it).
+#[derive(Debug)]
 pub(crate) struct Heap {
     maps: Vec<MapObj>,
+    pub meter: Meter,
 }
 
 impl Heap {
+    pub(crate) fn new(meter: Meter) -> Heap {
+        Heap {
+            maps: Vec::new(),
+            meter,
+        }
+    }
+
     pub(crate) fn alloc(&mut self, entries: BTreeMap<String, Value>) -> MapId {
+        let depth = 1 + entries
+            .values()
+            .map(|v| self.depth_of(v))
+            .max()
+            .unwrap_or(0);
         self.maps.push(MapObj {
             entries,
             is_nil: false,
+            depth,
         });
         MapId(self.maps.len() - 1)
     }
@@ -119,8 +163,33 @@ impl Heap {
         self.maps.push(MapObj {
             entries: BTreeMap::new(),
             is_nil: true,
+            depth: 1,
         });
         MapId(self.maps.len() - 1)
+    }
+
+    /// Sets `key` in a (non-nil) map, updating its recorded depth. Returns
+    /// false for a nil or dangling map.
+    pub(crate) fn map_insert(&mut self, id: MapId, key: String, val: Value) -> bool {
+        let d = 1 + self.depth_of(&val);
+        match self.get_mut(id) {
+            Some(m) if !m.is_nil => {
+                m.entries.insert(key, val);
+                m.depth = m.depth.max(d);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Recorded nesting depth of a value (0 for scalars).
+    pub(crate) fn depth_of(&self, v: &Value) -> u32 {
+        match v {
+            Value::List(l) => l.depth,
+            Value::Map(id) => self.get(*id).map_or(1, |m| m.depth),
+            Value::StrMap(_) => 1,
+            _ => 0,
+        }
     }
 
     pub(crate) fn get(&self, id: MapId) -> Option<&MapObj> {
@@ -228,18 +297,17 @@ pub(crate) fn shallow_size(v: &Value, heap: &Heap) -> usize {
     }
 }
 
-/// Error raised when a recursive operation meets a value nested too deeply
-/// (only possible through self-referencing maps built with `set`).
-#[derive(Debug)]
-pub(crate) struct TooDeep;
-
-pub(crate) const MAX_VALUE_DEPTH: usize = 100;
-
-/// Go's `reflect.DeepEqual` for our value model.
-pub(crate) fn deep_equal(a: &Value, b: &Value, heap: &Heap, depth: usize) -> Result<bool, TooDeep> {
-    if depth > MAX_VALUE_DEPTH {
-        return Err(TooDeep);
-    }
+/// Go's `reflect.DeepEqual` for our value model. Every node visited costs a
+/// step (shared structure can make the walk much longer than the values are
+/// large), and the walk fails beyond the depth limit (a cycle through maps).
+pub(crate) fn deep_equal(
+    a: &Value,
+    b: &Value,
+    heap: &Heap,
+    depth: usize,
+) -> Result<bool, Exceeded> {
+    heap.meter.check_depth(depth)?;
+    heap.meter.step(1)?;
     Ok(match (a, b) {
         (Value::Invalid | Value::Nil, Value::Invalid | Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
@@ -286,27 +354,34 @@ pub(crate) fn deep_equal(a: &Value, b: &Value, heap: &Heap, depth: usize) -> Res
     })
 }
 
-/// Deep copy (Sprig's `deepCopy`): maps are duplicated in the heap.
-pub(crate) fn deep_copy(v: &Value, heap: &mut Heap, depth: usize) -> Result<Value, TooDeep> {
-    if depth > MAX_VALUE_DEPTH {
-        return Err(TooDeep);
-    }
+/// Deep copy (Sprig's `deepCopy`): maps are duplicated in the heap. Each
+/// copied list or map is charged to the allocation budget before it is
+/// built (strings stay shared).
+pub(crate) fn deep_copy(v: &Value, heap: &mut Heap, depth: usize) -> Result<Value, Exceeded> {
+    heap.meter.check_depth(depth)?;
+    heap.meter.step(1)?;
     Ok(match v {
         Value::List(l) => {
+            heap.meter
+                .alloc_usize(l.items.len().saturating_mul(ELEM_BYTES))?;
             let mut items = Vec::with_capacity(l.items.len());
             for item in l.items.iter() {
                 items.push(deep_copy(item, heap, depth + 1)?);
             }
-            Value::List(ListVal {
-                elem: l.elem,
-                items: Rc::new(items),
-                is_nil: l.is_nil,
-            })
+            Value::List(ListVal::new(l.elem, items, l.is_nil))
         }
         Value::Map(id) => {
             let is_nil = heap.map_is_nil(*id);
+            let entries_of = heap.entries(*id);
+            let key_bytes: usize = entries_of.iter().map(|(k, _)| k.len()).sum();
+            heap.meter.alloc_usize(
+                entries_of
+                    .len()
+                    .saturating_mul(ENTRY_BYTES)
+                    .saturating_add(key_bytes),
+            )?;
             let mut entries = BTreeMap::new();
-            for (k, item) in heap.entries(*id) {
+            for (k, item) in entries_of {
                 entries.insert(k, deep_copy(&item, heap, depth + 1)?);
             }
             let new = if is_nil {
