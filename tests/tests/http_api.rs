@@ -247,7 +247,11 @@ async fn verify_is_rate_limited_with_retry_after() {
 async fn readyz_is_503_until_a_key_exists() {
     let client = client().await;
     let ns = TestNs::new(&client, "httpready").await;
-    let mut ctl = Controller::start(&ns.name, &[], &["--key-size=16384"]);
+    let mut ctl = Controller::start(
+        &ns.name,
+        &[],
+        &["--key-size=16384", "--allow-non-constant-time-keys"],
+    );
     let api = ctl.api;
     wait_until(Duration::from_secs(30), "HTTP up", || async move {
         let (code, _) = http(api, "GET", "/healthz", b"").await.ok()?;

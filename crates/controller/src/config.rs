@@ -17,6 +17,9 @@ pub enum KeyOrderPriority {
     SecretCreationTimestamp,
 }
 
+/// Key sizes generated (and decrypted) by aws-lc-rs, in constant time.
+pub const CONSTANT_TIME_KEY_SIZES: [usize; 4] = [2048, 3072, 4096, 8192];
+
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "sealed-secrets-controller",
@@ -37,6 +40,14 @@ pub struct Flags {
     /// Size of encryption key.
     #[arg(long, env = "SEALED_SECRETS_KEY_SIZE", default_value_t = 4096)]
     pub key_size: usize,
+
+    /// Load (and generate) keys that aws-lc-rs cannot use (below 2048 or above 8192 bits, or
+    /// unusual sizes). Their decryption then falls back to the `rsa` crate, which is not
+    /// constant-time: a timing side channel for anyone who can submit ciphertexts.
+    #[arg(long, env = "SEALED_SECRETS_ALLOW_NON_CONSTANT_TIME_KEYS", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_parser = BoolishValueParser::new())]
+    pub allow_non_constant_time_keys: bool,
 
     /// Duration that certificate is valid for.
     #[arg(long, env = "SEALED_SECRETS_KEY_TTL", default_value = "87600h", value_parser = parse_duration)]
@@ -69,6 +80,33 @@ pub struct Flags {
           num_args = 0..=1, require_equals = true, default_missing_value = "true",
           default_value = "true", value_parser = BoolishValueParser::new())]
     pub accept_deprecated_v1_data: bool,
+
+    /// Evaluation steps that all `template.data` entries of one SealedSecret may use together
+    /// (bcrypt, hashes and big lists are charged by their cost).
+    #[arg(long, env = "SEALED_SECRETS_TEMPLATE_MAX_STEPS",
+          default_value_t = gotemplate::Limits::default().steps)]
+    pub template_max_steps: u64,
+
+    /// Bytes of values the templates of one SealedSecret may build together (charged before
+    /// allocating, never refunded).
+    #[arg(long, env = "SEALED_SECRETS_TEMPLATE_MAX_ALLOC_BYTES",
+          default_value_t = gotemplate::Limits::default().alloc_bytes)]
+    pub template_max_alloc_bytes: u64,
+
+    /// Bytes of output the templates of one SealedSecret may render together.
+    #[arg(long, env = "SEALED_SECRETS_TEMPLATE_MAX_OUTPUT_BYTES",
+          default_value_t = gotemplate::Limits::default().output_bytes)]
+    pub template_max_output_bytes: u64,
+
+    /// Deepest nesting of a value (lists, dicts) a template may build.
+    #[arg(long, env = "SEALED_SECRETS_TEMPLATE_MAX_DEPTH",
+          default_value_t = gotemplate::Limits::default().value_depth)]
+    pub template_max_depth: usize,
+
+    /// Wall time the templates of one SealedSecret may take together (Go duration).
+    #[arg(long, env = "SEALED_SECRETS_TEMPLATE_TIMEOUT", default_value = "2s",
+          value_parser = parse_duration)]
+    pub template_timeout: Duration,
 
     /// Scan all namespaces or only the current namespace.
     #[arg(long, env = "SEALED_SECRETS_ALL_NAMESPACES", action = ArgAction::Set,
@@ -281,6 +319,17 @@ impl Flags {
         Some(v)
     }
 
+    /// The per-object template budget (`--template-*`).
+    pub fn template_limits(&self) -> gotemplate::Limits {
+        gotemplate::Limits {
+            steps: self.template_max_steps,
+            alloc_bytes: self.template_max_alloc_bytes,
+            output_bytes: self.template_max_output_bytes,
+            value_depth: self.template_max_depth,
+            time: self.template_timeout,
+        }
+    }
+
     /// `--key-prefix` must be a valid generateName prefix.
     pub fn validate(&self) -> Result<(), String> {
         if self.key_prefix.is_empty()
@@ -293,6 +342,20 @@ impl Flags {
             return Err(format!(
                 "invalid --key-prefix {:?}: only [a-z0-9-], at most 245 characters",
                 self.key_prefix
+            ));
+        }
+        if self.key_size < sealed_secrets_core::keys::MIN_KEY_BITS {
+            return Err(format!(
+                "invalid --key-size {}: keys below {} bits are refused",
+                self.key_size,
+                sealed_secrets_core::keys::MIN_KEY_BITS
+            ));
+        }
+        if !CONSTANT_TIME_KEY_SIZES.contains(&self.key_size) && !self.allow_non_constant_time_keys {
+            return Err(format!(
+                "invalid --key-size {}: only {CONSTANT_TIME_KEY_SIZES:?} bits are decrypted in \
+                 constant time; pass --allow-non-constant-time-keys to use it anyway",
+                self.key_size
             ));
         }
         parse_kv_list(&self.privatekey_annotations)?;
@@ -325,6 +388,51 @@ mod tests {
         assert_eq!(f.max_unseal_retries, 5);
         assert_eq!(f.watched_namespaces("kube-system"), None);
         f.validate().unwrap();
+        assert!(!f.allow_non_constant_time_keys);
+        assert_eq!(f.template_limits(), gotemplate::Limits::default());
+        let f = Flags::try_parse_from([
+            "c",
+            "--template-max-steps=7",
+            "--template-max-alloc-bytes=8",
+            "--template-max-output-bytes=9",
+            "--template-max-depth=10",
+            "--template-timeout=1m30s",
+        ])
+        .unwrap();
+        assert_eq!(
+            f.template_limits(),
+            gotemplate::Limits {
+                steps: 7,
+                alloc_bytes: 8,
+                output_bytes: 9,
+                value_depth: 10,
+                time: Duration::from_secs(90),
+            }
+        );
+        for bits in ["1024", "2047"] {
+            let f = Flags::try_parse_from(["c", "--key-size", bits]).unwrap();
+            assert!(f.validate().unwrap_err().contains("refused"), "{bits}");
+            let f =
+                Flags::try_parse_from(["c", "--key-size", bits, "--allow-non-constant-time-keys"])
+                    .unwrap();
+            assert!(
+                f.validate().unwrap_err().contains("refused"),
+                "{bits} even with the flag"
+            );
+        }
+        let f = Flags::try_parse_from(["c", "--key-size=16384"]).unwrap();
+        assert!(
+            f.validate()
+                .unwrap_err()
+                .contains("--allow-non-constant-time-keys")
+        );
+        let f = Flags::try_parse_from(["c", "--key-size=16384", "--allow-non-constant-time-keys"])
+            .unwrap();
+        f.validate().unwrap();
+        for bits in ["2048", "3072", "8192"] {
+            let f = Flags::try_parse_from(["c", "--key-size", bits]).unwrap();
+            f.validate().unwrap();
+        }
         let f =
             Flags::try_parse_from(["c", "--all-namespaces=false", "--rotate-period=1h"]).unwrap();
         assert_eq!(f.watched_namespaces("ks"), Some(vec!["ks".to_string()]));

@@ -70,6 +70,24 @@ pub enum KeySecretError {
     BadCert { name: String, reason: String },
     #[error("key Secret {0:?}: tls.crt does not belong to tls.key")]
     Mismatch(String),
+    #[error(
+        "key Secret {0:?}: aws-lc-rs cannot use this key size, and the fallback is not \
+         constant-time; skipped (pass --allow-non-constant-time-keys to load it anyway)"
+    )]
+    NonConstantTime(String),
+}
+
+impl KeySecretError {
+    /// The key Secret's name.
+    pub fn secret_name(&self) -> &str {
+        match self {
+            KeySecretError::MissingKey(n)
+            | KeySecretError::MissingCert(n)
+            | KeySecretError::Mismatch(n)
+            | KeySecretError::NonConstantTime(n) => n,
+            KeySecretError::BadKey { name, .. } | KeySecretError::BadCert { name, .. } => name,
+        }
+    }
 }
 
 /// Parses a key Secret (as upstream: PKCS#1 or PKCS#8 RSA key, first certificate of the
@@ -113,6 +131,8 @@ pub fn parse_key_secret(secret: &Secret) -> Result<KeyEntry, KeySecretError> {
 pub struct KeyRegistry {
     entries: RwLock<Arc<Vec<Arc<KeyEntry>>>>,
     order: KeyOrderPriority,
+    /// `--allow-non-constant-time-keys`.
+    allow_non_constant_time: bool,
     epoch: AtomicU64,
     changed: tokio::sync::watch::Sender<u64>,
 }
@@ -122,9 +142,16 @@ impl KeyRegistry {
         Self {
             entries: RwLock::new(Arc::new(Vec::new())),
             order,
+            allow_non_constant_time: false,
             epoch: AtomicU64::new(0),
             changed: tokio::sync::watch::channel(0).0,
         }
+    }
+
+    /// Also load keys that only the non-constant-time `rsa` backend can use.
+    pub fn allowing_non_constant_time_keys(mut self, allow: bool) -> Self {
+        self.allow_non_constant_time = allow;
+        self
     }
 
     /// The current keys, newest first.
@@ -185,6 +212,9 @@ impl KeyRegistry {
                 continue;
             }
             match parse_key_secret(s) {
+                Ok(e) if e.key.backend() != Backend::AwsLc && !self.allow_non_constant_time => {
+                    errors.push(KeySecretError::NonConstantTime(name.to_string()));
+                }
                 Ok(e) => next.push(Arc::new(e)),
                 Err(e) => errors.push(e),
             }
@@ -359,6 +389,48 @@ mod tests {
         s.metadata.name = Some(name.into());
         s.metadata.resource_version = Some(rv.into());
         s
+    }
+
+    /// A 1024-bit key (made once with `openssl req -x509 -newkey rsa:1024`, test use only):
+    /// aws-lc-rs refuses it, so only the non-constant-time backend could use it.
+    fn small_key_secret() -> Secret {
+        let mut s = key_secret("small", "1", 2048);
+        let data = s.data.as_mut().unwrap();
+        data.insert(
+            "tls.key".into(),
+            ByteString(include_bytes!("testdata/rsa1024.key").to_vec()),
+        );
+        data.insert(
+            "tls.crt".into(),
+            ByteString(include_bytes!("testdata/rsa1024.crt").to_vec()),
+        );
+        s
+    }
+
+    #[test]
+    fn non_constant_time_keys_only_with_the_flag() {
+        let small = small_key_secret();
+        let ok = key_secret("ok", "1", 2048);
+        let reg = KeyRegistry::new(KeyOrderPriority::CertNotBefore);
+        let errs = reg.replace_from_secrets(&[small.clone(), ok.clone()]);
+        assert_eq!(errs, vec![KeySecretError::NonConstantTime("small".into())]);
+        assert_eq!(errs[0].secret_name(), "small");
+        let names: Vec<_> = reg
+            .snapshot()
+            .iter()
+            .map(|e| e.secret_name.clone())
+            .collect();
+        assert_eq!(names, ["ok"]);
+
+        let reg =
+            KeyRegistry::new(KeyOrderPriority::CertNotBefore).allowing_non_constant_time_keys(true);
+        assert!(reg.replace_from_secrets(&[small, ok]).is_empty());
+        assert_eq!(reg.snapshot().len(), 2);
+        assert!(
+            reg.snapshot()
+                .iter()
+                .any(|e| e.key.backend() == Backend::RustCrypto)
+        );
     }
 
     #[test]

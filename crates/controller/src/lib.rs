@@ -117,7 +117,10 @@ pub async fn run(flags: Flags) -> Result<()> {
     let client = client(&flags).await?;
     let namespace = own_namespace(flags.namespace.as_deref());
     let metrics = Arc::new(Metrics::new());
-    let keys = Arc::new(KeyRegistry::new(flags.key_order_priority));
+    let keys = Arc::new(
+        KeyRegistry::new(flags.key_order_priority)
+            .allowing_non_constant_time_keys(flags.allow_non_constant_time_keys),
+    );
     let ready = Arc::new(Readiness::default());
     let recorder = Recorder::new(
         client.clone(),
@@ -141,6 +144,7 @@ pub async fn run(flags: Flags) -> Result<()> {
     // HTTP first, so liveness passes during a slow start; readiness follows the keys and caches.
     let unseal_options = UnsealOptions {
         accept_deprecated_v1_data: flags.accept_deprecated_v1_data,
+        template_limits: flags.template_limits(),
     };
     let api_state = Arc::new(ApiState {
         keys: keys.clone(),
@@ -302,13 +306,7 @@ async fn watch_keys(shared: Arc<Shared>) {
         }
         for e in errors {
             let msg = e.to_string();
-            let name = match &e {
-                keys::KeySecretError::MissingKey(n)
-                | keys::KeySecretError::MissingCert(n)
-                | keys::KeySecretError::Mismatch(n) => n.clone(),
-                keys::KeySecretError::BadKey { name, .. }
-                | keys::KeySecretError::BadCert { name, .. } => name.clone(),
-            };
+            let name = e.secret_name().to_string();
             if reported.get(&name) != Some(&msg) {
                 error!(secret = %name, category = "keys", error = %msg, "skipping invalid key Secret");
                 shared.metrics.key_errors.inc();
@@ -382,11 +380,11 @@ async fn generate_key(shared: &Shared) -> Result<()> {
     })
     .await??;
     let api: Api<Secret> = Api::namespaced(shared.client.clone(), &shared.namespace);
-    let created = api
-        .create(&PostParams::default(), &secret)
-        .await
-        .context("cannot create the key Secret")?;
+    let created = api.create(&PostParams::default(), &secret).await;
     sealed_secrets_core::unseal::wipe_secret(&mut secret);
+    let mut created = created.context("cannot create the key Secret")?;
+    // The API server echoes the private key back.
+    sealed_secrets_core::unseal::wipe_secret(&mut created);
     entry.secret_name = created.name_any();
     entry.resource_version = created.metadata.resource_version.clone();
     info!(secret = %entry.secret_name, fingerprint = %entry.key.fingerprint(), "new sealing key generated");

@@ -397,9 +397,11 @@ async fn write_secret(
             existing.and_then(|s| s.metadata.resource_version.clone()),
         )),
         SecretAction::Create(mut s) => match secrets.create(&PostParams::default(), &s).await {
-            Ok(created) => {
+            Ok(mut created) => {
                 wipe_secret(&mut s);
-                Ok((Outcome::Created, created.metadata.resource_version))
+                // The API server echoes the data back.
+                wipe_secret(&mut created);
+                Ok((Outcome::Created, created.metadata.resource_version.take()))
             }
             Err(kube::Error::Api(status)) if status.code == 409 && !probed => {
                 let mut current = secrets.get_opt(name).await.map_err(Error::Fetch)?;
@@ -419,7 +421,10 @@ async fn write_secret(
             let res = secrets.replace(name, &PostParams::default(), &s).await;
             wipe_secret(&mut s);
             match res {
-                Ok(updated) => Ok((Outcome::Updated, updated.metadata.resource_version)),
+                Ok(mut updated) => {
+                    wipe_secret(&mut updated);
+                    Ok((Outcome::Updated, updated.metadata.resource_version.take()))
+                }
                 Err(kube::Error::Api(status)) if status.message.ends_with(IMMUTABLE_SUFFIX) => {
                     Err(Error::Immutable)
                 }

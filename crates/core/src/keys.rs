@@ -57,9 +57,12 @@ pub enum KeyError {
     Expired(String),
     #[error("key generation failed: {0}")]
     Generation(String),
-    #[error("unsupported key size {0}: must be between 1024 and 16384 bits")]
+    #[error("unsupported key size {0}: must be between {MIN_KEY_BITS} and 16384 bits")]
     KeySize(usize),
 }
+
+/// The smallest key [`PrivateKey::generate`] makes: smaller RSA keys are breakable.
+pub const MIN_KEY_BITS: usize = 2048;
 
 /// An RSA public key with its OpenSSH-style fingerprint.
 #[derive(Clone)]
@@ -197,12 +200,13 @@ impl PrivateKey {
         Err(KeyError::NoPrivateKey)
     }
 
-    /// Generates a fresh key. 2048, 3072, 4096 and 8192 bits use aws-lc-rs (fast); other
-    /// sizes use the `rsa` crate.
+    /// Generates a fresh key of at least [`MIN_KEY_BITS`]. 2048, 3072, 4096 and 8192 bits use
+    /// aws-lc-rs (fast); other sizes use the `rsa` crate (and then only the `rsa` backend's
+    /// decryption, which is not constant-time, can use them: see [`PrivateKey::backend`]).
     pub fn generate(bits: usize, backend: Backend) -> Result<Self, KeyError> {
         use aws_lc_rs::encoding::AsDer;
         use aws_lc_rs::rsa::KeySize;
-        if !(1024..=16384).contains(&bits) {
+        if !(MIN_KEY_BITS..=16384).contains(&bits) {
             return Err(KeyError::KeySize(bits));
         }
         let size = match bits {
@@ -501,6 +505,20 @@ mod tests {
             assert_eq!(k.fingerprint(), key.fingerprint());
             assert_eq!(k.backend(), Backend::AwsLc);
         }
+    }
+
+    #[test]
+    fn refuses_to_generate_keys_below_2048_bits() {
+        for bits in [512, 1024, 2047] {
+            assert!(
+                matches!(PrivateKey::generate(bits, Backend::AwsLc), Err(KeyError::KeySize(b)) if b == bits),
+                "{bits}"
+            );
+        }
+        assert_eq!(
+            KeyError::KeySize(1024).to_string(),
+            "unsupported key size 1024: must be between 2048 and 16384 bits"
+        );
     }
 
     #[test]

@@ -45,16 +45,20 @@ pub fn reencrypt(
 
     let mut errors = Vec::new();
     let mut encrypt_error = None;
-    open_items(ss, keys, &label, &mut errors, |item, plain, _| {
-        match hybrid_encrypt(new_key, &label, &plain) {
+    open_items(
+        ss,
+        keys,
+        &label,
+        &mut errors,
+        |item, plain, _| match hybrid_encrypt(new_key, &label, &plain) {
             Ok(ct) => {
                 out.spec
                     .encrypted_data
                     .insert(item.to_string(), STANDARD.encode(ct));
             }
             Err(e) => encrypt_error = Some(e),
-        }
-    });
+        },
+    );
     if let Some(e) = encrypt_error {
         return Err(e.into());
     }

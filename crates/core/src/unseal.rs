@@ -103,12 +103,15 @@ impl UnsealError {
 pub struct UnsealOptions {
     /// `--accept-deprecated-v1-data` (upstream default: true).
     pub accept_deprecated_v1_data: bool,
+    /// The budget that all `template.data` entries of one SealedSecret share.
+    pub template_limits: gotemplate::Limits,
 }
 
 impl Default for UnsealOptions {
     fn default() -> Self {
         Self {
             accept_deprecated_v1_data: true,
+            template_limits: gotemplate::Limits::default(),
         }
     }
 }
@@ -236,7 +239,9 @@ pub fn verify(
     }
     let mut errors = Vec::new();
     let mut used = Vec::new();
-    open_items(ss, keys, &label, &mut errors, |_, _plain, idx| used.push(idx));
+    open_items(ss, keys, &label, &mut errors, |_, _plain, idx| {
+        used.push(idx)
+    });
     if errors.is_empty() {
         Ok(used)
     } else {
@@ -289,13 +294,22 @@ pub fn unseal(
             data.insert(item.to_string(), ByteString(plain.to_vec()));
         });
         if let Some(tdata) = &template.data {
+            // One budget for the whole object: a tenant cannot multiply it by adding entries.
+            let mut budget = gotemplate::Budget::new(opts.template_limits);
             for (item, text) in tdata {
-                match crate::template::render(item, text, &strings) {
+                match gotemplate::render_with_budget(item, text, &strings, &mut budget) {
                     Ok(mut rendered) => {
                         data.insert(item.clone(), ByteString(rendered.as_bytes().to_vec()));
                         rendered.zeroize();
                     }
-                    Err(e) => errors.push((item.clone(), ItemError::Template(e.to_string()))),
+                    Err(e) => {
+                        let exhausted = e.is_budget();
+                        errors.push((item.clone(), ItemError::Template(e.to_string())));
+                        if exhausted {
+                            // Every later entry would fail the same way.
+                            break;
+                        }
+                    }
                 }
             }
         }
@@ -460,11 +474,33 @@ mod tests {
             probe
         };
         // unseal (the reconcile path) does render it, so the probe is a real one...
-        assert!(unseal(&probe("h"), std::slice::from_ref(&key), UnsealOptions::default()).is_err());
-        assert!(unseal(&probe("z"), std::slice::from_ref(&key), UnsealOptions::default()).is_ok());
+        assert!(
+            unseal(
+                &probe("h"),
+                std::slice::from_ref(&key),
+                UnsealOptions::default()
+            )
+            .is_err()
+        );
+        assert!(
+            unseal(
+                &probe("z"),
+                std::slice::from_ref(&key),
+                UnsealOptions::default()
+            )
+            .is_ok()
+        );
         // ...but verify answers the same for both prefixes.
-        let h = verify(&probe("h"), std::slice::from_ref(&key), UnsealOptions::default());
-        let z = verify(&probe("z"), std::slice::from_ref(&key), UnsealOptions::default());
+        let h = verify(
+            &probe("h"),
+            std::slice::from_ref(&key),
+            UnsealOptions::default(),
+        );
+        let z = verify(
+            &probe("z"),
+            std::slice::from_ref(&key),
+            UnsealOptions::default(),
+        );
         assert_eq!(h, Ok(vec![0]));
         assert_eq!(z, Ok(vec![0]));
         // A template that does not even parse does not change verify's answer either.
@@ -477,6 +513,39 @@ mod tests {
         ss.metadata.namespace = Some("other".into());
         let err = verify(&ss, std::slice::from_ref(&key), UnsealOptions::default()).unwrap_err();
         assert_eq!(err.to_string(), "no key could decrypt secret (password)");
+    }
+
+    #[test]
+    fn all_template_entries_share_one_budget() {
+        let key = test_key(Backend::AwsLc);
+        let mut ss = sealed(
+            json!({"metadata": {"name": "s", "namespace": "ns"}, "stringData": {"pw": "hunter2"}}),
+            &key,
+        );
+        let opts = UnsealOptions {
+            template_limits: gotemplate::Limits {
+                output_bytes: 100,
+                ..gotemplate::Limits::default()
+            },
+            ..UnsealOptions::default()
+        };
+        // One entry of 60 bytes fits...
+        ss.spec.template.data =
+            Some([("a".to_string(), "{{ repeat 60 \"x\" }}".to_string())].into());
+        let out = unseal(&ss, std::slice::from_ref(&key), opts).unwrap();
+        assert_eq!(out.secret.data.as_ref().unwrap()["a"].0.len(), 60);
+        // ...two do not: the second entry finds the object's budget spent. Later entries are
+        // not reported one by one.
+        ss.spec.template.data = Some(
+            ["a", "b", "c"]
+                .map(|k| (k.to_string(), "{{ repeat 60 \"x\" }}{{ .pw }}".to_string()))
+                .into(),
+        );
+        let err = unseal(&ss, std::slice::from_ref(&key), opts).unwrap_err();
+        assert_eq!(err.failed_items(), ["b"]);
+        let msg = err.to_string();
+        assert!(msg.contains("exceeded the limit of 100"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
     }
 
     #[test]
@@ -509,7 +578,8 @@ mod tests {
                 &ss,
                 std::slice::from_ref(&key),
                 UnsealOptions {
-                    accept_deprecated_v1_data: false
+                    accept_deprecated_v1_data: false,
+                    ..UnsealOptions::default()
                 }
             )
             .unwrap_err(),

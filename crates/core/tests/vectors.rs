@@ -88,6 +88,7 @@ fn python_sealed_secrets_unseal() {
         if case["kind"] == "legacy-spec-data" {
             let off = UnsealOptions {
                 accept_deprecated_v1_data: false,
+                ..UnsealOptions::default()
             };
             assert!(unseal(&ss, std::slice::from_ref(&k), off).is_err());
         }

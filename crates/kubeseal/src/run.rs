@@ -12,6 +12,7 @@ use sealed_secrets_core::{
     Backend, Certificate, InputSecret, PrivateKey, Scope, SealOptions, SealedSecret, UnsealOptions,
     reencrypt, seal, seal_raw, unseal,
 };
+use zeroize::Zeroizing;
 
 use crate::cli::Cli;
 use crate::cluster::{Connection, Controller};
@@ -69,7 +70,8 @@ pub fn run(mut cli: Cli) -> Result<()> {
         kubeconfig: cli.kubeconfig.clone(),
         flags: cli.kube.clone(),
     };
-    let mut out: Vec<u8> = Vec::new();
+    // Holds plaintext with --recovery-unseal: wiped on drop.
+    let mut out = Zeroizing::new(Vec::<u8>::new());
 
     let result = dispatch(
         &cli,
@@ -81,8 +83,14 @@ pub fn run(mut cli: Cli) -> Result<()> {
         &mut out,
     );
     result?;
+    // Recovered plaintext is written owner-only; sealed output follows the umask.
+    let sensitive = if cli.recovery_unseal {
+        Sensitivity::Plaintext
+    } else {
+        Sensitivity::Sealed
+    };
     match &cli.sealed_secret_file {
-        Some(path) => write_atomically(path, &out),
+        Some(path) => write_atomically(path, &out, sensitive),
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(&out)?;
@@ -195,7 +203,8 @@ fn dispatch(
 /// Lazily read input (`-f` or stdin).
 struct Input {
     file: Option<String>,
-    data: Option<Vec<u8>>,
+    /// The input may be a plain Secret: wiped on drop.
+    data: Option<Zeroizing<Vec<u8>>>,
 }
 
 impl Input {
@@ -215,9 +224,9 @@ impl Input {
                     buf
                 }
             };
-            self.data = Some(data);
+            self.data = Some(Zeroizing::new(data));
         }
-        Ok(self.data.as_deref().unwrap_or_default())
+        Ok(self.data.as_deref().map(Vec::as_slice).unwrap_or_default())
     }
 
     fn sealed_secrets(&mut self) -> Result<Vec<SealedSecret>> {
@@ -394,7 +403,9 @@ fn recovery_unseal(cli: &Cli, format: Format, input: &mut Input, out: &mut Vec<u
     };
     let unsealed = unseal(ss, &keys, UnsealOptions::default())?;
     // k8s-openapi writes `apiVersion` and `kind` itself.
-    let rendered = zeroize::Zeroizing::new(codec::render(&unsealed.secret, format)?);
+    let rendered = Zeroizing::new(codec::render(&unsealed.secret, format)?);
+    // Reserve first so that no reallocation leaves an unwiped copy behind.
+    out.reserve(rendered.len());
     out.extend_from_slice(rendered.as_bytes());
     Ok(())
 }
@@ -540,34 +551,77 @@ fn merge_into(
         }
     });
     let rendered = codec::render_sealed_secret(&original, format)?;
-    write_atomically(target, rendered.as_bytes())
+    write_atomically(target, rendered.as_bytes(), Sensitivity::Sealed)
+}
+
+/// What a file written by kubeseal holds, which decides its mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sensitivity {
+    /// Sealed output: a new file follows the umask (0666 & !umask), an existing one keeps its
+    /// mode.
+    Sealed,
+    /// Plaintext (`--recovery-unseal`): always 0600, whatever the umask or the old file's mode.
+    Plaintext,
 }
 
 /// Writes `path` through a temporary file in the same directory and a rename, so readers
-/// never see a partial file and a failed run leaves the old file untouched.
-fn write_atomically(path: &str, data: &[u8]) -> Result<()> {
+/// never see a partial file and a failed run leaves the old file untouched. The temporary
+/// file is created with its final mode (never wider), so plaintext is never readable by
+/// others, not even for a moment.
+fn write_atomically(path: &str, data: &[u8], sensitivity: Sensitivity) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let target = Path::new(path);
     let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".kubeseal-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file next to {path:?}"))?;
-    tmp.write_all(data)?;
-    tmp.flush()?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(target)
-            .map(|m| m.permissions().mode())
-            .unwrap_or(0o644);
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))?;
+    let existing = std::fs::metadata(target)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777);
+    // The open mode is filtered by the umask, as for any new file.
+    let open_mode = match sensitivity {
+        Sensitivity::Plaintext => 0o600,
+        Sensitivity::Sealed => existing.unwrap_or(0o666),
+    };
+    let mut attempt = 0u32;
+    let (tmp_path, mut file) = loop {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let name = format!(".kubeseal-{}-{nanos:09}-{attempt}", std::process::id());
+        let candidate = dir.join(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(open_mode)
+            .open(&candidate)
+        {
+            Ok(f) => break (candidate, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => {
+                attempt += 1;
+            }
+            Err(e) => {
+                return Err(anyhow!(
+                    "cannot create a temporary file next to {path:?}: {e}"
+                ));
+            }
+        }
+    };
+    let result = (|| -> Result<()> {
+        file.write_all(data)?;
+        file.flush()?;
+        // An existing sealed file keeps its exact mode (the umask may have narrowed it).
+        if let (Sensitivity::Sealed, Some(mode)) = (sensitivity, existing) {
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        drop(file);
+        std::fs::rename(&tmp_path, target).map_err(|e| anyhow!("cannot write {path:?}: {e}"))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp_path);
     }
-    tmp.persist(target)
-        .map_err(|e| anyhow!("cannot write {path:?}: {}", e.error))?;
-    Ok(())
+    result
 }
 
 #[cfg(test)]

@@ -1509,6 +1509,104 @@ fn recovery_unseal_with_pem_keys() {
     check_unsealed_json(sb.read("plain.json").as_bytes());
 }
 
+/// `kubeseal ARGS` run by `sh` under `umask`, in the sandbox.
+fn under_umask(sb: &Sandbox, umask: &str, args: &[&str]) {
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_kubeseal"))
+        .args(args)
+        .env_clear()
+        .env("HOME", sb.dir.path())
+        .env("KUBECONFIG", sb.path("no-such-kubeconfig"))
+        .current_dir(sb.dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kubeseal {args:?} under umask {umask}");
+}
+
+fn mode_of(sb: &Sandbox, name: &str) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(sb.path(name))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+#[test]
+fn recovered_plaintext_is_0600_and_sealed_output_follows_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    sealed_fixture(&sb);
+    sb.write("in.json", secret("app", Some("prod")).to_string());
+    let key = key_path();
+    let key = key.to_str().unwrap();
+    let cert = cert_path();
+    let cert = cert.to_str().unwrap();
+    for (umask, sealed_mode) in [("022", 0o644), ("002", 0o664), ("077", 0o600)] {
+        let plain = format!("plain-{umask}.json");
+        under_umask(
+            &sb,
+            umask,
+            &[
+                "--recovery-unseal",
+                "--recovery-private-key",
+                key,
+                "-f",
+                "sealed.json",
+                "-w",
+                &plain,
+            ],
+        );
+        assert_eq!(
+            mode_of(&sb, &plain),
+            0o600,
+            "recovered plaintext under umask {umask}"
+        );
+        check_unsealed_json(sb.read(&plain).as_bytes());
+        let out = format!("sealed-{umask}.json");
+        under_umask(&sb, umask, &["--cert", cert, "-f", "in.json", "-w", &out]);
+        assert_eq!(
+            mode_of(&sb, &out),
+            sealed_mode,
+            "sealed output under umask {umask}"
+        );
+    }
+    // Overwriting a world-readable file with plaintext narrows it to 0600; overwriting a sealed
+    // file keeps that file's own mode.
+    sb.write("wide.json", "old\n");
+    std::fs::set_permissions(sb.path("wide.json"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    under_umask(
+        &sb,
+        "022",
+        &[
+            "--recovery-unseal",
+            "--recovery-private-key",
+            key,
+            "-f",
+            "sealed.json",
+            "-w",
+            "wide.json",
+        ],
+    );
+    assert_eq!(mode_of(&sb, "wide.json"), 0o600);
+    sb.write("kept.json", "old\n");
+    std::fs::set_permissions(sb.path("kept.json"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    under_umask(
+        &sb,
+        "022",
+        &["--cert", cert, "-f", "in.json", "-w", "kept.json"],
+    );
+    assert_eq!(mode_of(&sb, "kept.json"), 0o640);
+    // No temporary file is left behind.
+    assert!(
+        sb.listing().iter().all(|n| !n.starts_with(".kubeseal-")),
+        "{:?}",
+        sb.listing()
+    );
+}
+
 #[test]
 fn recovery_unseal_with_key_secrets_and_lists() {
     let sb = Sandbox::new();
