@@ -746,10 +746,11 @@ static FUNCS: &[FuncDef] = &[
 
 /// Steps charged for one bcrypt hash at Sprig's cost (10).
 ///
-/// Calibration (release build, the 2-core development machine): ordinary
-/// evaluation runs at about 14 million steps per second (measured with a
-/// `range`/`printf`/`b64enc` loop), and one bcrypt hash at cost 10 takes
-/// about 55 ms, i.e. about 770,000 steps; rounded up to 800,000. With the
+/// Calibration (`cargo bench -p gotemplate --bench calibrate`, release
+/// build, on the shared 2-core development machine under load, 2026-11-30):
+/// ordinary evaluation (a `range`/`printf`/`b64enc`/`len` loop) ran at 4.3
+/// million steps per second, and one bcrypt hash at cost 10 took 145 ms,
+/// i.e. about 625,000 steps at that rate; rounded up to 800,000. With the
 /// default budget of 5,000,000 steps an object can hash 6 passwords.
 pub(crate) const BCRYPT_STEPS: u64 = 800_000;
 
