@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use zeroize::Zeroize;
+
 use super::budget::{Budget, Limit, Limits};
 use super::fmt::{quote_str, sprint_value};
 use super::funcs::{self, Cx, FuncDef, Kind, Ty};
@@ -108,9 +110,24 @@ pub(crate) fn execute(
         Ok(()) => st.walk_list(&root, tree),
     };
     budget.settle(&st.heap.meter, st.output_left);
+    let result = result.map(|_| ());
+    let mut out = std::mem::take(&mut st.out);
+    drop(st);
+    // The copy of the data map holds decrypted values: wipe it once nothing else refers to it
+    // (values a template derived from it are not tracked).
+    if let Value::StrMap(map) = root {
+        if let Ok(mut map) = Rc::try_unwrap(map) {
+            for v in map.values_mut() {
+                v.zeroize();
+            }
+        }
+    }
     match result {
-        Ok(_) => Ok(st.out),
-        Err(e) => Err(*e),
+        Ok(()) => Ok(out),
+        Err(e) => {
+            out.zeroize();
+            Err(*e)
+        }
     }
 }
 
