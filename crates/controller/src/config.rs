@@ -233,6 +233,25 @@ pub struct Flags {
           num_args = 0..=1, require_equals = true, default_missing_value = "true",
           default_value = "false", value_parser = BoolishValueParser::new())]
     pub version: bool,
+
+    /// A request header must arrive complete within this time after the server starts waiting
+    /// for it (also how long an idle keep-alive connection is kept). 0 disables.
+    #[arg(long, env = "SEALED_SECRETS_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Connections served at once, per server (API and metrics each). Further connections
+    /// wait in the listen queue until one closes.
+    #[arg(long, env = "SEALED_SECRETS_MAX_CONNECTIONS", default_value_t = 512,
+          value_parser = parse_max_connections)]
+    pub max_connections: usize,
+
+    /// verify/rotate requests doing decryption work at once (0: the number of CPUs).
+    #[arg(long, env = "SEALED_SECRETS_MAX_INFLIGHT", default_value_t = 0)]
+    pub max_inflight: usize,
+
+    /// How long a verify/rotate request waits for a free slot before it is answered 503.
+    #[arg(long, env = "SEALED_SECRETS_INFLIGHT_WAIT", default_value = "5s", value_parser = parse_duration)]
+    pub inflight_wait: Duration,
 }
 
 /// Go-style durations: `720h`, `1h30m`, `90s`, `250ms`, `0`.
@@ -272,6 +291,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("invalid duration {s:?}: missing unit"));
     }
     Ok(Duration::from_secs_f64(total))
+}
+
+/// `--max-connections`: 1 to 1048576.
+fn parse_max_connections(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=1_048_576).contains(&n) => Ok(n),
+        _ => Err(format!("invalid --max-connections {s:?}: 1 to 1048576")),
+    }
 }
 
 /// Parses `k=v,k2=v2`.
@@ -386,6 +413,13 @@ mod tests {
         assert_eq!(f.key_ttl, Duration::from_secs(87_600 * 3600));
         assert!(f.accept_deprecated_v1_data && f.all_namespaces && f.update_status);
         assert_eq!(f.max_unseal_retries, 5);
+        assert_eq!(f.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(f.max_connections, 512);
+        assert_eq!(
+            (f.max_inflight, f.inflight_wait),
+            (0, Duration::from_secs(5))
+        );
+        assert!(Flags::try_parse_from(["c", "--max-connections=0"]).is_err());
         assert_eq!(f.watched_namespaces("kube-system"), None);
         f.validate().unwrap();
         assert!(!f.allow_non_constant_time_keys);

@@ -2,7 +2,11 @@
 //!
 //! `/v1/verify` and `/v1/rotate` decrypt attacker-chosen input, so both are rate-limited per
 //! client **address** (never by a header the client controls), their bodies are capped, and
-//! every kind of unsealing failure gets the same answer (409, empty body).
+//! every kind of unsealing failure gets the same answer (409, empty body). Neither endpoint
+//! renders `spec.template.data`: verify only checks that every item opens, rotate re-encrypts
+//! the items and copies the template unchanged. At most `--max-inflight` of them do decryption
+//! work at once; the others wait up to `--inflight-wait`, then get 503 with `Retry-After`.
+//! Unknown paths and methods are answered (404/405) without spending the rate-limit bucket.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -19,9 +23,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sealed_secrets_core::unseal::verify as verify_items;
 use sealed_secrets_core::{PrivateKey, SealedSecret, UnsealOptions, codec, reencrypt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::info;
 
 use crate::keys::KeyRegistry;
-use crate::metrics::{HttpDurationLabels, HttpLabels, Metrics};
+use crate::metrics::{HttpDurationLabels, HttpLabels, Metrics, method_label};
 
 /// Largest accepted body for `/v1/verify` and `/v1/rotate`.
 pub const MAX_BODY: usize = 2 * 1024 * 1024;
@@ -86,6 +92,35 @@ impl RateLimiter {
     }
 }
 
+/// A cap on verify/rotate requests doing work (parsing and decryption) at once.
+pub struct Inflight {
+    slots: Arc<Semaphore>,
+    wait: Duration,
+}
+
+impl Inflight {
+    /// `max` slots (0: the number of CPUs); a request waits at most `wait` for one.
+    pub fn new(max: usize, wait: Duration) -> Self {
+        let max = if max == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            max
+        };
+        Self {
+            slots: Arc::new(Semaphore::new(max.min(Semaphore::MAX_PERMITS))),
+            wait,
+        }
+    }
+
+    /// A slot, or `None` when none freed up within the wait.
+    pub async fn acquire(&self) -> Option<OwnedSemaphorePermit> {
+        tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
+            .await
+            .ok()?
+            .ok()
+    }
+}
+
 /// What the handlers need.
 pub struct ApiState {
     pub keys: Arc<KeyRegistry>,
@@ -93,18 +128,19 @@ pub struct ApiState {
     pub ready: Arc<Readiness>,
     pub limiter: RateLimiter,
     pub unseal_options: UnsealOptions,
+    pub inflight: Inflight,
 }
 
-/// The API router (`--listen-addr`).
+/// The API router (`--listen-addr`). `timeout` bounds each request, body read included.
 pub fn api_router(state: Arc<ApiState>, timeout: Duration) -> Router {
-    let limited = Router::new()
-        .route("/v1/verify", post(verify))
-        .route("/v1/rotate", post(rotate))
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
-        .layer(DefaultBodyLimit::max(MAX_BODY));
+    // `route_layer` on the method routers: the limiter runs for POST only, never for the 405
+    // of another method, and never for the 404 of an unknown path.
+    let limit = || middleware::from_fn_with_state(state.clone(), rate_limit);
     Router::new()
+        .route("/v1/verify", post(verify).route_layer(limit()))
+        .route("/v1/rotate", post(rotate).route_layer(limit()))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .route("/v1/cert.pem", get(cert))
-        .merge(limited)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -143,7 +179,7 @@ async fn observe(
     next: Next,
 ) -> Response {
     let path = matched.map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
-    let method = req.method().to_string();
+    let method = method_label(req.method()).to_string();
     let start = Instant::now();
     let resp = next.run(req).await;
     state
@@ -172,14 +208,22 @@ async fn rate_limit(
     match state.limiter.check(peer.ip(), Instant::now()) {
         Ok(()) => next.run(req).await,
         Err(wait) => {
-            let secs = wait.as_secs().max(1).to_string();
-            let mut resp = (StatusCode::TOO_MANY_REQUESTS, "too many requests\n").into_response();
-            if let Ok(v) = HeaderValue::from_str(&secs) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            resp
+            info!(peer = %peer, endpoint = req.uri().path(), result = "rate limited",
+                "API request");
+            with_retry_after(
+                (StatusCode::TOO_MANY_REQUESTS, "too many requests\n").into_response(),
+                wait,
+            )
         }
     }
+}
+
+fn with_retry_after(mut resp: Response, wait: Duration) -> Response {
+    let secs = wait.as_secs().max(1).to_string();
+    if let Ok(v) = HeaderValue::from_str(&secs) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
 }
 
 async fn readyz(State(state): State<Arc<ApiState>>) -> Response {
@@ -205,13 +249,12 @@ async fn cert(State(state): State<Arc<ApiState>>) -> Response {
     }
 }
 
-fn parse_body(body: &[u8]) -> Result<SealedSecret, Box<Response>> {
-    let bad = |msg: &str| Box::new((StatusCode::BAD_REQUEST, format!("{msg}\n")).into_response());
-    let value = codec::parse_single(body).map_err(|e| bad(&e.to_string()))?;
+fn parse_body(body: &[u8]) -> Result<SealedSecret, String> {
+    let value = codec::parse_single(body).map_err(|e| e.to_string())?;
     if value.get("kind").and_then(|k| k.as_str()) != Some("SealedSecret") {
-        return Err(bad("the body must be a single SealedSecret"));
+        return Err("the body must be a single SealedSecret".into());
     }
-    serde_json::from_value(value).map_err(|_| bad("the body is not a valid SealedSecret"))
+    serde_json::from_value(value).map_err(|_| "the body is not a valid SealedSecret".into())
 }
 
 fn trial_keys(state: &ApiState) -> Vec<PrivateKey> {
@@ -223,29 +266,113 @@ fn trial_keys(state: &ApiState) -> Vec<PrivateKey> {
         .collect()
 }
 
-async fn verify(State(state): State<Arc<ApiState>>, body: Bytes) -> Response {
-    let ss = match parse_body(&body) {
-        Ok(ss) => ss,
-        Err(r) => return *r,
+/// How a verify/rotate call ended.
+enum Outcome {
+    /// 200, with the rotated object for rotate.
+    Ok(Option<Vec<u8>>),
+    /// 409: some item does not open (every unsealing failure looks the same).
+    Conflict,
+    /// 400: not a SealedSecret.
+    BadRequest(String),
+    /// 500.
+    Internal(&'static str),
+}
+
+/// The object's namespace and name for the log: attacker-chosen strings, so length-capped
+/// (and logged with `?`, which escapes them).
+fn object_id(ss: &SealedSecret) -> (String, String) {
+    let cap = |s: Option<&String>| -> String {
+        s.map(|v| v.chars().take(253).collect()).unwrap_or_default()
     };
-    let keys = trial_keys(&state);
-    let opts = state.unseal_options;
-    let ok = tokio::task::spawn_blocking(move || verify_items(&ss, &keys, opts).is_ok())
-        .await
-        .unwrap_or(false);
-    if ok {
-        StatusCode::OK.into_response()
-    } else {
-        StatusCode::CONFLICT.into_response()
+    (
+        cap(ss.metadata.namespace.as_ref()),
+        cap(ss.metadata.name.as_ref()),
+    )
+}
+
+/// The shared path of verify and rotate: a work slot, then parsing and `work` on a blocking
+/// thread (the slot is held until the work ends, even if the client goes away), then one INFO
+/// line (peer, object, result, duration; never any content) and the response.
+async fn unseal_call<F>(
+    state: &ApiState,
+    endpoint: &'static str,
+    peer: SocketAddr,
+    body: Bytes,
+    work: F,
+) -> Response
+where
+    F: FnOnce(SealedSecret) -> Outcome + Send + 'static,
+{
+    let start = Instant::now();
+    let Some(slot) = state.inflight.acquire().await else {
+        info!(peer = %peer, endpoint, result = "busy",
+            duration_ms = start.elapsed().as_millis(), "API request");
+        return with_retry_after(
+            (StatusCode::SERVICE_UNAVAILABLE, "busy, retry later\n").into_response(),
+            Duration::from_secs(1),
+        );
+    };
+    let res = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        match parse_body(&body) {
+            Ok(ss) => {
+                let id = object_id(&ss);
+                (Some(id), work(ss))
+            }
+            Err(msg) => (None, Outcome::BadRequest(msg)),
+        }
+    })
+    .await;
+    let (id, outcome) = res.unwrap_or((None, Outcome::Internal("internal error")));
+    let (namespace, name) = id.unwrap_or_default();
+    let result = match &outcome {
+        Outcome::Ok(_) => "ok",
+        Outcome::Conflict => "conflict",
+        Outcome::BadRequest(_) => "bad request",
+        Outcome::Internal(_) => "error",
+    };
+    info!(peer = %peer, endpoint, namespace = ?namespace, name = ?name, result,
+        duration_ms = start.elapsed().as_millis(), "API request");
+    match outcome {
+        Outcome::Ok(None) => StatusCode::OK.into_response(),
+        Outcome::Ok(Some(json)) => {
+            ([(header::CONTENT_TYPE, "application/json")], json).into_response()
+        }
+        Outcome::Conflict => StatusCode::CONFLICT.into_response(),
+        Outcome::BadRequest(msg) => (StatusCode::BAD_REQUEST, format!("{msg}\n")).into_response(),
+        Outcome::Internal(msg) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("{msg}\n")).into_response()
+        }
     }
 }
 
-async fn rotate(State(state): State<Arc<ApiState>>, body: Bytes) -> Response {
-    let ss = match parse_body(&body) {
-        Ok(ss) => ss,
-        Err(r) => return *r,
-    };
+async fn verify(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
+    let keys = trial_keys(&state);
+    let opts = state.unseal_options;
+    unseal_call(
+        &state,
+        "/v1/verify",
+        peer,
+        body,
+        move |ss| match verify_items(&ss, &keys, opts) {
+            Ok(_) => Outcome::Ok(None),
+            Err(_) => Outcome::Conflict,
+        },
+    )
+    .await
+}
+
+async fn rotate(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
     let Some(newest) = state.keys.newest() else {
+        info!(peer = %peer, endpoint = "/v1/rotate", result = "no key", "API request");
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             "cannot get certificate\n",
@@ -254,14 +381,20 @@ async fn rotate(State(state): State<Arc<ApiState>>, body: Bytes) -> Response {
     };
     let keys = trial_keys(&state);
     let public = newest.cert.public_key().clone();
-    let res = tokio::task::spawn_blocking(move || reencrypt(&ss, &keys, &public)).await;
-    match res {
-        Ok(Ok(new)) => match serde_json::to_vec(&new) {
-            Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
-            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    unseal_call(
+        &state,
+        "/v1/rotate",
+        peer,
+        body,
+        move |ss| match reencrypt(&ss, &keys, &public) {
+            Ok(new) => match serde_json::to_vec(&new) {
+                Ok(json) => Outcome::Ok(Some(json)),
+                Err(_) => Outcome::Internal("cannot encode the result"),
+            },
+            Err(_) => Outcome::Conflict,
         },
-        _ => StatusCode::CONFLICT.into_response(),
-    }
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -284,5 +417,78 @@ mod tests {
             "refilled"
         );
         assert!(RateLimiter::new(0, 0).check(a, t).is_ok(), "0 disables");
+    }
+
+    fn state(rate: u32, burst: u32, inflight: usize) -> Arc<ApiState> {
+        Arc::new(ApiState {
+            keys: Arc::new(KeyRegistry::new(Default::default())),
+            metrics: Arc::new(Metrics::new()),
+            ready: Arc::new(Readiness::default()),
+            limiter: RateLimiter::new(rate, burst),
+            unseal_options: UnsealOptions::default(),
+            inflight: Inflight::new(inflight, Duration::from_millis(50)),
+        })
+    }
+
+    async fn call(app: &Router, method: &str, path: &str) -> Response {
+        let req = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(axum::body::Body::from("{not json"))
+            .unwrap();
+        let mut app = app.clone();
+        tower_service::Service::call(&mut app, req).await.unwrap()
+    }
+
+    fn app(state: Arc<ApiState>) -> Router {
+        let peer = SocketAddr::from(([10, 0, 0, 1], 1234));
+        api_router(state, Duration::from_secs(5))
+            .layer(axum::extract::connect_info::MockConnectInfo(peer))
+    }
+
+    #[tokio::test]
+    async fn limiter_is_not_applied_to_fallback_or_other_methods() {
+        let app = app(state(1, 2, 4));
+        for _ in 0..20 {
+            assert_eq!(call(&app, "GET", "/nope").await.status(), 404);
+            assert_eq!(call(&app, "POST", "/nope").await.status(), 404);
+            assert_eq!(call(&app, "GET", "/v1/verify").await.status(), 405);
+            assert_eq!(call(&app, "BREW", "/v1/rotate").await.status(), 405);
+            assert_eq!(call(&app, "GET", "/healthz").await.status(), 200);
+        }
+        // The bucket (burst 2) is still full, and the limiter itself works.
+        assert_eq!(call(&app, "POST", "/v1/verify").await.status(), 400);
+        assert_eq!(call(&app, "POST", "/v1/verify").await.status(), 400);
+        let r = call(&app, "POST", "/v1/verify").await;
+        assert_eq!(r.status(), 429);
+        assert!(r.headers().contains_key(header::RETRY_AFTER));
+    }
+
+    #[tokio::test]
+    async fn made_up_methods_share_one_metric_series() {
+        let st = state(0, 0, 4);
+        let app = app(st.clone());
+        for m in ["BREW", "XYZZY", "FOO1", "FOO2"] {
+            call(&app, m, "/nope").await;
+            call(&app, m, "/v1/cert.pem").await;
+        }
+        let text = st.metrics.encode();
+        assert!(!text.contains("BREW") && !text.contains("FOO1"), "{text}");
+        assert!(
+            text.contains("path=\"unmatched\",code=\"404\",method=\"other\"} 4"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn busy_work_slots_give_503_with_retry_after() {
+        let st = state(0, 0, 1);
+        let app = app(st.clone());
+        let held = st.inflight.acquire().await.unwrap();
+        let r = call(&app, "POST", "/v1/verify").await;
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        drop(held);
+        assert_eq!(call(&app, "POST", "/v1/verify").await.status(), 400);
     }
 }

@@ -7,6 +7,7 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod reconcile;
+pub mod server;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -152,6 +153,7 @@ pub async fn run(flags: Flags) -> Result<()> {
         ready: ready.clone(),
         limiter: RateLimiter::new(flags.rate_limit, flags.rate_limit_burst),
         unseal_options,
+        inflight: http::Inflight::new(flags.max_inflight, flags.inflight_wait),
     });
     let api_addr = config::socket_addr(&flags.listen_addr).map_err(|e| anyhow!(e))?;
     let metrics_addr = config::socket_addr(&flags.listen_metrics_addr).map_err(|e| anyhow!(e))?;
@@ -166,29 +168,19 @@ pub async fn run(flags: Flags) -> Result<()> {
     info!(addr = %api_listener.local_addr()?, "HTTP API listening");
     info!(addr = %metrics_listener.local_addr()?, "metrics listening");
     let (stop_tx, stop_rx) = watch::channel(false);
-    let http_task = {
-        let mut rx = stop_rx.clone();
-        tokio::spawn(async move {
-            axum::serve(
-                api_listener,
-                api.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|s| *s).await;
-            })
-            .await
-        })
-    };
-    let metrics_task = {
-        let mut rx = stop_rx.clone();
-        tokio::spawn(async move {
-            axum::serve(metrics_listener, metrics_app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                })
-                .await
-        })
-    };
+    let serve_opts = server::ServeOptions::from_flags(&flags);
+    let http_task = tokio::spawn(server::serve(
+        api_listener,
+        api,
+        serve_opts,
+        stop_rx.clone(),
+    ));
+    let metrics_task = tokio::spawn(server::serve(
+        metrics_listener,
+        metrics_app,
+        serve_opts,
+        stop_rx.clone(),
+    ));
 
     // Keys: watch, then make sure one exists, then renew.
     let key_task = tokio::spawn(watch_keys(shared.clone()));
