@@ -1900,8 +1900,7 @@ fn chart_network_policy_is_deploy_networkpolicy_yaml_and_admits_only_its_peers()
     // It selects the controller pods (the Deployment's selector) and restricts ingress only.
     let dep = the(&docs, "Deployment", "sealed-secrets-controller");
     assert_eq!(
-        nps[0]["spec"]["podSelector"],
-        dep["spec"]["selector"],
+        nps[0]["spec"]["podSelector"], dep["spec"]["selector"],
         "the policy must select the controller pods"
     );
     assert_eq!(nps[0]["spec"]["policyTypes"], json!(["Ingress"]));
@@ -1944,7 +1943,10 @@ fn chart_network_policy_is_deploy_networkpolicy_yaml_and_admits_only_its_peers()
             ]}
         ])
     );
-    assert_eq!(np["spec"]["podSelector"]["matchLabels"], json!({"name": "sealed"}));
+    assert_eq!(
+        np["spec"]["podSelector"]["matchLabels"],
+        json!({"name": "sealed"})
+    );
     server_dry_run(&docs);
 
     // No peers at all: an empty ingress list, i.e. all ingress denied (never "allow all").
