@@ -1916,7 +1916,8 @@ fn chart_network_policy_is_deploy_networkpolicy_yaml_and_admits_only_its_peers()
                 "apiServerNamespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
                 "apiServerPodSelector": {"matchLabels": {"k8s-app": "konnectivity-agent"}},
                 "metrics": {
-                    "namespaceSelector": {"matchExpressions": [
+                    // Helm merges maps: the default matchLabels must be dropped explicitly.
+                    "namespaceSelector": {"matchLabels": null, "matchExpressions": [
                         {"key": "team", "operator": "In", "values": ["obs"]}
                     ]},
                     "podSelector": null
