@@ -32,6 +32,16 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# ---- supply chain + fuzzing (scripts/supply-chain.sh, scripts/fuzz.sh, fuzz/, deny.toml) ----
+# cargo-deny: licences, banned / duplicated crypto crates, crates.io only (no GitHub needed).
+# Fuzzing: fmt check of fuzz/, build, replay of fuzz/regressions/, 30 s per target.
+log "supply chain: cargo deny check bans licenses sources"
+bash scripts/supply-chain.sh
+log "fuzzing: every fuzz target for 30s (nightly + cargo-fuzz, installed if missing)"
+bash scripts/fuzz.sh 30
+# ---- end of supply chain + fuzzing ----
+
 log "cargo test (unit, property, CLI, e2e against the local control plane)"
 cargo test --workspace --locked
 log "main job smoke test (scripts/demo.sh)"

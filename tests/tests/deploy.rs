@@ -1876,6 +1876,106 @@ fn chart_options_render_the_matching_flags_and_rbac() {
     );
 }
 
+#[test]
+fn chart_network_policy_is_deploy_networkpolicy_yaml_and_admits_only_its_peers() {
+    // Off by default (chart_defaults_render_deploy_controller_yaml checks every object).
+    let (docs, _) = render_chart(&json!({}), "sealed-secrets", "kube-system");
+    assert!(objects(&docs, "NetworkPolicy").is_empty());
+
+    // deploy/networkpolicy.yaml is the chart's policy with the placeholder API server address.
+    let expected = yaml_docs(&repo_root().join("deploy/networkpolicy.yaml"));
+    assert_eq!(expected.len(), 1);
+    let overlay = json!({"networkPolicy": {"enabled": true, "apiServerCIDRs": ["192.0.2.1/32"]}});
+    let (docs, _) = render_chart(&overlay, "sealed-secrets", "kube-system");
+    let mut nps = objects(&docs, "NetworkPolicy");
+    assert_eq!(nps.len(), 1);
+    strip_helm_labels(&mut nps[0], "sealed-secrets");
+    let mut diffs = Vec::new();
+    diff(&expected[0], &nps[0], "", &mut diffs);
+    assert!(
+        diffs.is_empty(),
+        "deploy/networkpolicy.yaml vs chart:\n{}",
+        diffs.join("\n")
+    );
+    // It selects the controller pods (the Deployment's selector) and restricts ingress only.
+    let dep = the(&docs, "Deployment", "sealed-secrets-controller");
+    assert_eq!(
+        nps[0]["spec"]["podSelector"], dep["spec"]["selector"],
+        "the policy must select the controller pods"
+    );
+    assert_eq!(nps[0]["spec"]["policyTypes"], json!(["Ingress"]));
+
+    // Every peer option, ports following containerPorts.
+    let (docs, _) = render_chart(
+        &json!({
+            "fullnameOverride": "sealed",
+            "containerPorts": {"http": 9090, "metrics": 9091},
+            "networkPolicy": {
+                "enabled": true,
+                "apiServerCIDRs": ["10.0.0.10/32", "10.0.1.0/24"],
+                "apiServerNamespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                "apiServerPodSelector": {"matchLabels": {"k8s-app": "konnectivity-agent"}},
+                "metrics": {
+                    // Helm merges maps: the default matchLabels must be dropped explicitly.
+                    "namespaceSelector": {"matchLabels": null, "matchExpressions": [
+                        {"key": "team", "operator": "In", "values": ["obs"]}
+                    ]},
+                    "podSelector": null
+                }
+            }
+        }),
+        "rel",
+        "kube-system",
+    );
+    let np = the(&docs, "NetworkPolicy", "sealed");
+    assert_eq!(
+        np["spec"]["ingress"],
+        json!([
+            {"ports": [{"protocol": "TCP", "port": 9090}], "from": [
+                {"ipBlock": {"cidr": "10.0.0.10/32"}},
+                {"ipBlock": {"cidr": "10.0.1.0/24"}},
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                 "podSelector": {"matchLabels": {"k8s-app": "konnectivity-agent"}}}
+            ]},
+            {"ports": [{"protocol": "TCP", "port": 9091}], "from": [
+                {"namespaceSelector": {"matchExpressions": [
+                    {"key": "team", "operator": "In", "values": ["obs"]}
+                ]}}
+            ]}
+        ])
+    );
+    assert_eq!(
+        np["spec"]["podSelector"]["matchLabels"],
+        json!({"name": "sealed"})
+    );
+    server_dry_run(&docs);
+
+    // No peers at all: an empty ingress list, i.e. all ingress denied (never "allow all").
+    let (docs, _) = render_chart(
+        &json!({"networkPolicy": {"enabled": true,
+                                  "metrics": {"namespaceSelector": null, "podSelector": null}}}),
+        "closed",
+        "kube-system",
+    );
+    let np = the(&docs, "NetworkPolicy", "sealed-secrets-controller");
+    assert_eq!(np["spec"]["ingress"], json!([]));
+    assert_eq!(np["spec"]["policyTypes"], json!(["Ingress"]));
+
+    // The schema rejects a typo and a bad selector operator.
+    for bad in [
+        json!({"networkPolicy": {"apiServerCIDR": ["10.0.0.0/8"]}}),
+        json!({"networkPolicy": {"metrics": {"podSelector": {"matchExpressions": [
+            {"key": "a", "operator": "Equals"}
+        ]}}}}),
+    ] {
+        let mut v = default_values();
+        coalesce(&mut v, &bad);
+        let mut errors = Vec::new();
+        validate(&schema(), &v, "values", &mut errors);
+        assert!(!errors.is_empty(), "schema accepts {bad}");
+    }
+}
+
 /// `kubectl apply --server-side --dry-run=server` of objects (nothing is persisted).
 fn server_dry_run(docs: &[Value]) {
     let list = json!({"apiVersion": "v1", "kind": "List", "items": docs});

@@ -142,3 +142,22 @@ subjects:
     name: {{ include "sealed-secrets.serviceAccountName" .ctx }}
     namespace: {{ include "sealed-secrets.namespace" .ctx }}
 {{- end -}}
+
+{{/*
+One NetworkPolicy `from` peer (a list item) from a dict with namespaceSelector and podSelector
+(LabelSelectors; at least one is not empty): the pods matching podSelector (all if empty) in the
+namespaces matching namespaceSelector (the policy's namespace if empty).
+*/}}
+{{- define "sealed-secrets.networkPolicyPeer" -}}
+{{- if .namespaceSelector -}}
+- namespaceSelector:
+    {{- toYaml .namespaceSelector | nindent 4 }}
+  {{- with .podSelector }}
+  podSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- else -}}
+- podSelector:
+    {{- toYaml .podSelector | nindent 4 }}
+{{- end -}}
+{{- end -}}
