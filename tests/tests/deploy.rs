@@ -1882,8 +1882,8 @@ fn chart_network_policy_is_deploy_networkpolicy_yaml_and_admits_only_its_peers()
     let (docs, _) = render_chart(&json!({}), "sealed-secrets", "kube-system");
     assert!(objects(&docs, "NetworkPolicy").is_empty());
 
-    // deploy/networkpolicy.yaml is the chart's policy with the placeholder API server address.
-    let expected = yaml_docs(&repo_root().join("deploy/networkpolicy.yaml"));
+    // deploy/optional/networkpolicy.yaml is the chart's policy with the placeholder API server address.
+    let expected = yaml_docs(&repo_root().join("deploy/optional/networkpolicy.yaml"));
     assert_eq!(expected.len(), 1);
     let overlay = json!({"networkPolicy": {"enabled": true, "apiServerCIDRs": ["192.0.2.1/32"]}});
     let (docs, _) = render_chart(&overlay, "sealed-secrets", "kube-system");
@@ -1894,7 +1894,7 @@ fn chart_network_policy_is_deploy_networkpolicy_yaml_and_admits_only_its_peers()
     diff(&expected[0], &nps[0], "", &mut diffs);
     assert!(
         diffs.is_empty(),
-        "deploy/networkpolicy.yaml vs chart:\n{}",
+        "deploy/optional/networkpolicy.yaml vs chart:\n{}",
         diffs.join("\n")
     );
     // It selects the controller pods (the Deployment's selector) and restricts ingress only.
