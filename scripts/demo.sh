@@ -40,8 +40,9 @@ mkdir -p "$DEMO"
 
 log "building the controller and kubeseal…"
 cargo build --quiet --bin sealed-secrets-controller --bin kubeseal
-CONTROLLER="$ROOT/target/debug/sealed-secrets-controller"
-KUBESEAL="$ROOT/target/debug/kubeseal"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+CONTROLLER="$TARGET_DIR/debug/sealed-secrets-controller"
+KUBESEAL="$TARGET_DIR/debug/kubeseal"
 
 kubectl apply --server-side --force-conflicts -f deploy/crd.yaml >/dev/null
 kubectl wait --for=condition=Established --timeout=60s crd/sealedsecrets.bitnami.com >/dev/null

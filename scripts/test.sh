@@ -10,6 +10,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 log() { echo "test: $*" >&2; }
 
+# In CI (a fresh clone each run), keep the compiled dependencies outside the clone, like the
+# control plane binaries: a brand-new machine builds them once, later runs reuse them.
+if [ -n "${CI:-}" ]; then
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${HOME:-/root}/.cache/sealed-secrets-rs/target}"
+  export FUZZ_TARGET_DIR="${FUZZ_TARGET_DIR:-${HOME:-/root}/.cache/sealed-secrets-rs/fuzz-target}"
+fi
+
 bash scripts/build-control-plane.sh
 if ! python3 -c 'import cryptography' 2>/dev/null; then
   log "installing Python cryptography (independent implementation for the test vectors)…"
