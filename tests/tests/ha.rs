@@ -113,8 +113,8 @@ async fn two_replicas_elect_one_leader_fail_over_and_restart_without_decrypting(
     let pod_b = format!("ha-b-{}", random_suffix());
 
     // Started together on an empty namespace: one Lease holder, exactly one key.
-    let mut a = Controller::start_with_env(ns, &[], ARGS, kubeconfig(), &[("POD_NAME", &pod_a)]);
-    let mut b = Controller::start_with_env(ns, &[], ARGS, kubeconfig(), &[("POD_NAME", &pod_b)]);
+    let a = Controller::start_with_env(ns, &[], ARGS, kubeconfig(), &[("POD_NAME", &pod_a)]);
+    let b = Controller::start_with_env(ns, &[], ARGS, kubeconfig(), &[("POD_NAME", &pod_b)]);
     a.wait_ready().await;
     b.wait_ready().await;
     let first = wait_until(Duration::from_secs(10), "a Lease holder", || {
