@@ -1820,7 +1820,7 @@ fn chart_options_render_the_matching_flags_and_rbac() {
         "updateStrategy": {"type": "Recreate"},
         "leaderElection": {"enabled": false},
         "pdb": {"create": false},
-        "affinity": {"nodeAffinity": {"x": 1}},
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "disk", "operator": "Exists"}]}]}}},
     });
     let (docs, notes) = render_chart(&overrides, "rel", "kube-system");
     let dep = the(&docs, "Deployment", "sealed");
@@ -1849,7 +1849,7 @@ fn chart_options_render_the_matching_flags_and_rbac() {
     assert_eq!(dep["spec"]["strategy"], json!({"type": "Recreate"}));
     assert_eq!(
         dep["spec"]["template"]["spec"]["affinity"],
-        json!({"nodeAffinity": {"x": 1}})
+        json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "disk", "operator": "Exists"}]}]}}})
     );
     assert!(objects(&docs, "PodDisruptionBudget").is_empty());
     let c = &dep["spec"]["template"]["spec"]["containers"][0];
@@ -1945,8 +1945,36 @@ fn chart_options_render_the_matching_flags_and_rbac() {
     );
 }
 
+/// True if the API server serves `policy/v1` (Kubernetes ≥ 1.21). The local control plane
+/// may be older; there the PodDisruptionBudget is dry-run as `policy/v1beta1` (same fields).
+fn serves_policy_v1() -> bool {
+    kubectl(&["api-versions"])
+        .lines()
+        .any(|l| l.trim() == "policy/v1")
+}
+
+/// The manifest text as this API server accepts it (see [`serves_policy_v1`]).
+fn for_this_server(text: &str) -> String {
+    if serves_policy_v1() {
+        text.to_string()
+    } else {
+        text.replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n")
+    }
+}
+
 /// `kubectl apply --server-side --dry-run=server` of objects (nothing is persisted).
 fn server_dry_run(docs: &[Value]) {
+    let old = !serves_policy_v1();
+    let docs: Vec<Value> = docs
+        .iter()
+        .cloned()
+        .map(|mut d| {
+            if old && d["apiVersion"] == "policy/v1" {
+                d["apiVersion"] = json!("policy/v1beta1");
+            }
+            d
+        })
+        .collect();
     let list = json!({"apiVersion": "v1", "kind": "List", "items": docs});
     let path = std::env::temp_dir().join(format!("e2e-deploy-{}.json", random_suffix()));
     std::fs::write(&path, serde_json::to_vec(&list).unwrap()).unwrap();
@@ -1992,6 +2020,15 @@ fn deploy_manifests_apply_to_the_api_server() {
     // controller.yaml as a server-side dry run: validated and admitted by the real API server
     // (schemas, RBAC escalation checks), but nothing is created, so other tests may own the
     // real sealed-secrets-controller objects in kube-system.
+    let tmp = std::env::temp_dir().join(format!("e2e-deploy-dir-{}", random_suffix()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for f in ["crd.yaml", "controller.yaml"] {
+        std::fs::write(
+            tmp.join(f),
+            for_this_server(&read(&root.join("deploy").join(f))),
+        )
+        .unwrap();
+    }
     let out = kubectl(&[
         "apply",
         "--server-side",
@@ -1999,7 +2036,7 @@ fn deploy_manifests_apply_to_the_api_server() {
         "--field-manager=e2e-deploy",
         "--dry-run=server",
         "-f",
-        root.join("deploy/controller.yaml").to_str().unwrap(),
+        tmp.join("controller.yaml").to_str().unwrap(),
     ]);
     let docs = yaml_docs(&root.join("deploy/controller.yaml"));
     assert_eq!(out.lines().count(), docs.len(), "{out}");
@@ -2024,10 +2061,11 @@ fn deploy_manifests_apply_to_the_api_server() {
             "--dry-run=server",
             "-f",
         ])
-        .arg(root.join("deploy"))
+        .arg(&tmp)
         .env("KUBECONFIG", kubeconfig())
         .output()
         .unwrap();
+    let _ = std::fs::remove_dir_all(&tmp);
     assert!(
         dir.status.success(),
         "{}",
