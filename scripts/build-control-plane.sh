@@ -20,19 +20,6 @@ if [ -x "$BIN_DIR/kube-apiserver" ] && [ -x "$BIN_DIR/kube-controller-manager" ]
   exit 0
 fi
 
-# One build at a time: a second caller (another test run, another checkout) waits for the
-# first instead of deleting its work directory, then finds the binaries cached.
-mkdir -p "$CACHE_DIR"
-exec 9>"$CACHE_DIR/.build.lock"
-if ! flock -n 9; then
-  echo "another build of the control plane is running; waiting for it…"
-  flock 9
-fi
-if [ -x "$BIN_DIR/kube-apiserver" ] && [ -x "$BIN_DIR/kube-controller-manager" ] && [ ${#need_pkgs[@]} -eq 0 ]; then
-  echo "control plane binaries cached in $BIN_DIR"
-  exit 0
-fi
-
 export DEBIAN_FRONTEND=noninteractive
 if [ ! -x "$BIN_DIR/kube-apiserver" ] || [ ! -x "$BIN_DIR/kube-controller-manager" ]; then
   need_pkgs+=(golang-go rsync jq dpkg-dev golang-github-modern-go-reflect2-dev)
