@@ -297,16 +297,18 @@ pub async fn run(flags: Flags) -> Result<()> {
         None
     };
 
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        keys.clone(),
-        metrics.clone(),
-        recorder,
-        unseal_options,
-        flags.update_status,
-        flags.max_unseal_retries,
-        fence.clone(),
-    ));
+    let ctx = Arc::new(
+        Context::new(
+            client.clone(),
+            keys.clone(),
+            metrics.clone(),
+            recorder,
+            unseal_options,
+            flags.update_status,
+            flags.max_unseal_retries,
+        )
+        .with_fence(fence.clone()),
+    );
     let supervisor = tokio::spawn(lead(
         shared.clone(),
         ctx,

@@ -59,7 +59,6 @@ impl Context {
         unseal_options: UnsealOptions,
         update_status: bool,
         max_retries: u32,
-        fence: Arc<crate::leader::Fence>,
     ) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
@@ -73,8 +72,14 @@ impl Context {
             synced: Mutex::new(HashMap::new()),
             retries: Mutex::new(HashMap::new()),
             cpu: tokio::sync::Semaphore::new(cores),
-            fence,
+            fence: Arc::new(crate::leader::Fence::open()),
         }
+    }
+
+    /// Writes only while `fence` is open (leader election).
+    pub fn with_fence(mut self, fence: Arc<crate::leader::Fence>) -> Self {
+        self.fence = fence;
+        self
     }
 
     fn synced(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<SealedSecret>, SyncRecord>> {
