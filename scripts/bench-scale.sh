@@ -4,7 +4,12 @@
 # are Synced=True, the controller's peak RSS, and the physical floor measured in the same run
 # (N × one RSA-4096 private-key operation per `openssl speed`, divided by the cores), for 1
 # active key and for 12 active keys with everything sealed with the oldest one.
+# Then the restart figure: SIGTERM, a new process, one new SealedSecret applied right after it
+# started: seconds until that one is Synced, and the new process's CPU seconds until every
+# object was re-verified, against N × one RSA-4096 operation (the MAC on each Secret spares
+# the decryption; see README "Restart without re-decrypting").
 #
+#   scripts/bench-scale.sh 5000 1           (N=5000, one key: the HA issue's figures)
 #   scripts/bench-scale.sh [N] [KEYS…]      defaults: 1000 1 12
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -263,6 +263,18 @@ impl Controller {
             all.push("--key-size=2048".into());
         }
         all.extend(args.iter().map(|s| s.to_string()));
+        let mut env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        // Like a Pod: a stable POD_NAME across restarts of this controller, so that a restarted
+        // process takes over its own Lease at once (leader election is on by default).
+        if !env.iter().any(|(k, _)| k == "POD_NAME") {
+            env.push((
+                "POD_NAME".into(),
+                format!("e2e-controller-{}", random_suffix()),
+            ));
+        }
         let mut c = Self {
             child: None,
             api: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -270,10 +282,7 @@ impl Controller {
             log,
             key_namespace: key_ns.to_string(),
             args: all,
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            env,
         };
         c.spawn();
         c
@@ -346,6 +355,29 @@ impl Controller {
     /// Stops the process (SIGKILL) and waits for it.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The `POD_NAME` the process runs with.
+    pub fn pod_name(&self) -> &str {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "POD_NAME")
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Sends SIGTERM and waits (at most 30 s) for the process to exit.
+    pub fn terminate(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let start = Instant::now();
+            while matches!(c.try_wait(), Ok(None)) && start.elapsed() < Duration::from_secs(30) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = c.kill();
             let _ = c.wait();
         }

@@ -1615,6 +1615,53 @@ fn deploy_controller_yaml_is_consistent() {
     let rb = the(&docs, "RoleBinding", "sealed-secrets-service-proxier");
     assert_eq!(rb["subjects"][0]["name"], "system:authenticated");
 
+    // High availability: two replicas electing a leader, rolled one at a time, spread over
+    // nodes, with a PodDisruptionBudget; the Lease rules name the one Lease where RBAC can.
+    assert_eq!(dep["spec"]["replicas"], 2);
+    assert_eq!(
+        dep["spec"]["strategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}})
+    );
+    let anti = &pod["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+        [0];
+    assert_eq!(
+        anti["podAffinityTerm"]["topologyKey"],
+        "kubernetes.io/hostname"
+    );
+    assert_eq!(
+        anti["podAffinityTerm"]["labelSelector"]["matchLabels"],
+        json!({"name": "sealed-secrets-controller"})
+    );
+    assert_eq!(
+        a.bool("--leader-elect"),
+        None,
+        "leader election: the default (on)"
+    );
+    assert_eq!(a.value("--kubeclient-qps"), Some("50"));
+    assert_eq!(a.value("--kubeclient-burst"), Some("100"));
+    let pdb = the(&docs, "PodDisruptionBudget", "sealed-secrets-controller");
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+    assert_eq!(
+        pdb["spec"]["selector"]["matchLabels"],
+        json!({"name": "sealed-secrets-controller"})
+    );
+    let key_admin = the(&docs, "Role", "sealed-secrets-key-admin");
+    let lease_rules: Vec<&Value> = key_admin["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["apiGroups"] == json!(["coordination.k8s.io"]))
+        .collect();
+    assert_eq!(lease_rules.len(), 2);
+    assert_eq!(lease_rules[0]["resources"], json!(["leases"]));
+    assert_eq!(lease_rules[0]["verbs"], json!(["create"]));
+    assert!(lease_rules[0].get("resourceNames").is_none());
+    assert_eq!(
+        lease_rules[1]["resourceNames"],
+        json!(["sealed-secrets-controller"])
+    );
+    assert_eq!(lease_rules[1]["verbs"], json!(["get", "update", "watch"]));
+
     // The image the Deployment runs: the Dockerfile installs the controller as `controller`.
     let dockerfile = read(&repo_root().join("Dockerfile"));
     assert!(dockerfile.contains("/usr/local/bin/controller"));
@@ -1710,7 +1757,11 @@ fn chart_values_are_declared_validated_and_used() {
 
     // The schema rejects what it should.
     for (bad, why) in [
-        (json!({"replicaCount": 2}), "no leader election"),
+        (json!({"replicaCount": -1}), "negative replicas"),
+        (
+            json!({"leaderElection": {"enable": false}}),
+            "typo in leaderElection",
+        ),
         (
             json!({"keyRenewPeriod": "1h"}),
             "unknown key (it is keyrenewperiod)",
@@ -1765,6 +1816,11 @@ fn chart_options_render_the_matching_flags_and_rbac() {
         },
         "resources": {"limits": {"cpu": "1", "memory": null}, "requests": null},
         "livenessProbe": {"enabled": false},
+        "replicaCount": 1,
+        "updateStrategy": {"type": "Recreate"},
+        "leaderElection": {"enabled": false},
+        "pdb": {"create": false},
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "disk", "operator": "Exists"}]}]}}},
     });
     let (docs, notes) = render_chart(&overrides, "rel", "kube-system");
     let dep = the(&docs, "Deployment", "sealed");
@@ -1787,6 +1843,15 @@ fn chart_options_render_the_matching_flags_and_rbac() {
     );
     assert_eq!(a.value("--privatekey-labels"), Some("env=prod,team=sec"));
     assert_eq!(a.value("--privatekey-annotations"), Some("note=a b"));
+    // Single replica without leader election: Recreate, no PDB, no Lease rules.
+    assert_eq!(a.bool("--leader-elect"), Some(false));
+    assert_eq!(dep["spec"]["replicas"], 1);
+    assert_eq!(dep["spec"]["strategy"], json!({"type": "Recreate"}));
+    assert_eq!(
+        dep["spec"]["template"]["spec"]["affinity"],
+        json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "disk", "operator": "Exists"}]}]}}})
+    );
+    assert!(objects(&docs, "PodDisruptionBudget").is_empty());
     let c = &dep["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(c["ports"][0]["containerPort"], 9090);
     assert!(c.get("livenessProbe").is_none());
@@ -1824,6 +1889,7 @@ fn chart_options_render_the_matching_flags_and_rbac() {
         rule_verbs(&keys["rules"], "", "secrets"),
         ["create", "list", "watch"]
     );
+    assert!(rule_verbs(&keys["rules"], "coordination.k8s.io", "leases").is_empty());
     // Names derived from fullnameOverride; upstream-style string subjects.
     let proxier = the(&docs, "Role", "sealed-secrets-service-proxier");
     assert_eq!(proxier["rules"][0]["resourceNames"], json!(["sealed"]));
@@ -1869,7 +1935,10 @@ fn chart_options_render_the_matching_flags_and_rbac() {
         "kube-system",
     );
     let kinds: BTreeSet<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
-    assert_eq!(kinds, BTreeSet::from(["Deployment", "Service"]));
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["Deployment", "PodDisruptionBudget", "Service"])
+    );
     assert_eq!(
         the(&docs, "Deployment", "sealed-secrets-controller")["spec"]["template"]["spec"]["serviceAccountName"],
         "default"
@@ -1976,8 +2045,36 @@ fn chart_network_policy_is_deploy_networkpolicy_yaml_and_admits_only_its_peers()
     }
 }
 
+/// True if the API server serves `policy/v1` (Kubernetes ≥ 1.21). The local control plane
+/// may be older; there the PodDisruptionBudget is dry-run as `policy/v1beta1` (same fields).
+fn serves_policy_v1() -> bool {
+    kubectl(&["api-versions"])
+        .lines()
+        .any(|l| l.trim() == "policy/v1")
+}
+
+/// The manifest text as this API server accepts it (see [`serves_policy_v1`]).
+fn for_this_server(text: &str) -> String {
+    if serves_policy_v1() {
+        text.to_string()
+    } else {
+        text.replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n")
+    }
+}
+
 /// `kubectl apply --server-side --dry-run=server` of objects (nothing is persisted).
 fn server_dry_run(docs: &[Value]) {
+    let old = !serves_policy_v1();
+    let docs: Vec<Value> = docs
+        .iter()
+        .cloned()
+        .map(|mut d| {
+            if old && d["apiVersion"] == "policy/v1" {
+                d["apiVersion"] = json!("policy/v1beta1");
+            }
+            d
+        })
+        .collect();
     let list = json!({"apiVersion": "v1", "kind": "List", "items": docs});
     let path = std::env::temp_dir().join(format!("e2e-deploy-{}.json", random_suffix()));
     std::fs::write(&path, serde_json::to_vec(&list).unwrap()).unwrap();
@@ -2023,6 +2120,15 @@ fn deploy_manifests_apply_to_the_api_server() {
     // controller.yaml as a server-side dry run: validated and admitted by the real API server
     // (schemas, RBAC escalation checks), but nothing is created, so other tests may own the
     // real sealed-secrets-controller objects in kube-system.
+    let tmp = std::env::temp_dir().join(format!("e2e-deploy-dir-{}", random_suffix()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for f in ["crd.yaml", "controller.yaml"] {
+        std::fs::write(
+            tmp.join(f),
+            for_this_server(&read(&root.join("deploy").join(f))),
+        )
+        .unwrap();
+    }
     let out = kubectl(&[
         "apply",
         "--server-side",
@@ -2030,7 +2136,7 @@ fn deploy_manifests_apply_to_the_api_server() {
         "--field-manager=e2e-deploy",
         "--dry-run=server",
         "-f",
-        root.join("deploy/controller.yaml").to_str().unwrap(),
+        tmp.join("controller.yaml").to_str().unwrap(),
     ]);
     let docs = yaml_docs(&root.join("deploy/controller.yaml"));
     assert_eq!(out.lines().count(), docs.len(), "{out}");
@@ -2055,10 +2161,11 @@ fn deploy_manifests_apply_to_the_api_server() {
             "--dry-run=server",
             "-f",
         ])
-        .arg(root.join("deploy"))
+        .arg(&tmp)
         .env("KUBECONFIG", kubeconfig())
         .output()
         .unwrap();
+    let _ = std::fs::remove_dir_all(&tmp);
     assert!(
         dir.status.success(),
         "{}",

@@ -218,6 +218,19 @@ async fn controller_works_with_only_its_rbac() {
         .unwrap();
     assert_eq!(keys.items.len(), 1, "one generated key");
 
+    // It leads, on the Lease named by the Deployment's default, as `<POD_NAME>_<suffix>`.
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(client.clone(), ns);
+    let holder = leases
+        .get("sealed-secrets-controller")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .holder_identity
+        .unwrap();
+    assert!(holder.starts_with(&format!("{pod}_")), "{holder}");
+
     // 4. Unseal into another namespace: GET + create of the Secret, status patch, Event.
     let mut ss = seal_json(
         &cert,
@@ -371,6 +384,26 @@ async fn controller_works_with_only_its_rbac() {
         &["create", "events.events.k8s.io", "-n", app],
         &["patch", "events.events.k8s.io", "-n", app],
         &["get", "secrets/sealed-secrets-key", "-n", ns],
+        // Leader election on the one Lease.
+        &["create", "leases.coordination.k8s.io", "-n", ns],
+        &[
+            "get",
+            "leases.coordination.k8s.io/sealed-secrets-controller",
+            "-n",
+            ns,
+        ],
+        &[
+            "update",
+            "leases.coordination.k8s.io/sealed-secrets-controller",
+            "-n",
+            ns,
+        ],
+        &[
+            "watch",
+            "leases.coordination.k8s.io/sealed-secrets-controller",
+            "-n",
+            ns,
+        ],
     ];
     for args in yes {
         assert!(can_i(&kc, args), "the controller needs: {args:?}");
@@ -400,6 +433,29 @@ async fn controller_works_with_only_its_rbac() {
         &["create", "rolebindings", "-n", ns],
         &["impersonate", "serviceaccounts", "-n", ns],
         &["create", "customresourcedefinitions.apiextensions.k8s.io"],
+        // Only that Lease, only in the controller's namespace, never deleted or patched.
+        &["get", "leases.coordination.k8s.io/other", "-n", ns],
+        &["update", "leases.coordination.k8s.io/other", "-n", ns],
+        &["list", "leases.coordination.k8s.io", "-n", ns],
+        &[
+            "delete",
+            "leases.coordination.k8s.io/sealed-secrets-controller",
+            "-n",
+            ns,
+        ],
+        &[
+            "patch",
+            "leases.coordination.k8s.io/sealed-secrets-controller",
+            "-n",
+            ns,
+        ],
+        &["create", "leases.coordination.k8s.io", "-n", app],
+        &[
+            "update",
+            "leases.coordination.k8s.io/sealed-secrets-controller",
+            "-n",
+            app,
+        ],
     ];
     for args in no {
         assert!(

@@ -180,6 +180,34 @@ pub struct Flags {
     #[arg(long, env = "SEALED_SECRETS_KUBECLIENT_BURST", default_value_t = 10)]
     pub kubeclient_burst: u32,
 
+    /// Elect a leader on a Lease: only the leader reconciles and manages keys; every replica
+    /// serves the HTTP API.
+    #[arg(long, env = "SEALED_SECRETS_LEADER_ELECT", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "true", value_parser = BoolishValueParser::new())]
+    pub leader_elect: bool,
+
+    /// How long a Lease holds without renewal before another replica may take it.
+    #[arg(long, env = "SEALED_SECRETS_LEADER_ELECT_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub leader_elect_lease_duration: Duration,
+
+    /// The leader stops writing if it could not renew for this long (less than the lease
+    /// duration).
+    #[arg(long, env = "SEALED_SECRETS_LEADER_ELECT_RENEW_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+    pub leader_elect_renew_deadline: Duration,
+
+    /// Time between attempts to acquire or renew the Lease.
+    #[arg(long, env = "SEALED_SECRETS_LEADER_ELECT_RETRY_PERIOD", default_value = "2s", value_parser = parse_duration)]
+    pub leader_elect_retry_period: Duration,
+
+    /// Name of the Lease (in the controller's namespace).
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_LEADER_ELECT_LEASE_NAME",
+        default_value = "sealed-secrets-controller"
+    )]
+    pub leader_elect_lease_name: String,
+
     /// Number of SealedSecrets reconciled concurrently.
     #[arg(long, env = "SEALED_SECRETS_WORKERS", default_value_t = 32)]
     pub workers: u16,
@@ -389,6 +417,21 @@ impl Flags {
         parse_kv_list(&self.privatekey_labels)?;
         socket_addr(&self.listen_addr)?;
         socket_addr(&self.listen_metrics_addr)?;
+        if self.leader_elect {
+            let (d, r, p) = (
+                self.leader_elect_lease_duration,
+                self.leader_elect_renew_deadline,
+                self.leader_elect_retry_period,
+            );
+            if p.is_zero() || r <= p || d <= r {
+                return Err(format!(
+                    "invalid leader election timing: need lease duration ({d:?}) > renew deadline ({r:?}) > retry period ({p:?}) > 0"
+                ));
+            }
+            if self.leader_elect_lease_name.is_empty() {
+                return Err("--leader-elect-lease-name must not be empty".into());
+            }
+        }
         if !["text", "json"].contains(&self.log_format.as_str()) {
             return Err(format!(
                 "invalid --log-format {:?}: text or json",
@@ -421,6 +464,11 @@ mod tests {
         );
         assert!(Flags::try_parse_from(["c", "--max-connections=0"]).is_err());
         assert_eq!(f.watched_namespaces("kube-system"), None);
+        assert!(f.leader_elect);
+        assert_eq!(f.leader_elect_lease_duration, Duration::from_secs(15));
+        assert_eq!(f.leader_elect_renew_deadline, Duration::from_secs(10));
+        assert_eq!(f.leader_elect_retry_period, Duration::from_secs(2));
+        assert_eq!(f.leader_elect_lease_name, "sealed-secrets-controller");
         f.validate().unwrap();
         assert!(!f.allow_non_constant_time_keys);
         assert_eq!(f.template_limits(), gotemplate::Limits::default());
@@ -467,6 +515,15 @@ mod tests {
             let f = Flags::try_parse_from(["c", "--key-size", bits]).unwrap();
             f.validate().unwrap();
         }
+        let bad = Flags::try_parse_from(["c", "--leader-elect-renew-deadline=20s"]).unwrap();
+        assert!(bad.validate().is_err());
+        let off = Flags::try_parse_from([
+            "c",
+            "--leader-elect=false",
+            "--leader-elect-renew-deadline=20s",
+        ])
+        .unwrap();
+        assert!(off.validate().is_ok());
         let f =
             Flags::try_parse_from(["c", "--all-namespaces=false", "--rotate-period=1h"]).unwrap();
         assert_eq!(f.watched_namespaces("ks"), Some(vec!["ks".to_string()]));

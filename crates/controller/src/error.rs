@@ -28,6 +28,9 @@ pub enum Error {
     /// No sealing key is loaded yet.
     #[error("no sealing keys are loaded")]
     NoKeys,
+    /// Leadership was lost (or may have expired): nothing is written.
+    #[error("not the leader")]
+    NotLeader(#[from] crate::leader::NotLeader),
     /// Writing the status failed.
     #[error("cannot write status: {0}")]
     Status(#[source] kube::Error),
@@ -45,6 +48,7 @@ impl Error {
             Error::Invalid(_) => "invalid",
             Error::NoKeys => "keys",
             Error::Status(_) => "status",
+            Error::NotLeader(_) => "leader",
         }
     }
 

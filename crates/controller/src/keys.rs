@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use sealed_secrets_core::annotations::SEALING_KEY_LABEL;
 use sealed_secrets_core::keys::self_signed_certificate;
+use sealed_secrets_core::syncmac::MacKey;
 use sealed_secrets_core::{Backend, Certificate, PrivateKey};
 use zeroize::Zeroizing;
 
@@ -35,6 +36,8 @@ pub struct KeyEntry {
     pub created: Option<SystemTime>,
     /// Number of items this key decrypted since start.
     pub uses: AtomicU64,
+    /// The MAC key derived from it (see `sealed_secrets_core::syncmac`).
+    pub mac: MacKey,
 }
 
 impl std::fmt::Debug for KeyEntry {
@@ -47,7 +50,8 @@ impl std::fmt::Debug for KeyEntry {
 }
 
 impl KeyEntry {
-    fn order_time(&self, p: KeyOrderPriority) -> SystemTime {
+    /// The time that orders keys (newest is the sealing key).
+    pub fn order_time(&self, p: KeyOrderPriority) -> SystemTime {
         match p {
             KeyOrderPriority::CertNotBefore => self.cert.not_before(),
             KeyOrderPriority::SecretCreationTimestamp => {
@@ -113,7 +117,12 @@ pub fn parse_key_secret(secret: &Secret) -> Result<KeyEntry, KeySecretError> {
     if !cert.matches(&key) {
         return Err(KeySecretError::Mismatch(name));
     }
+    let mac = MacKey::derive(&key).map_err(|e| KeySecretError::BadKey {
+        name: name.clone(),
+        reason: e.to_string(),
+    })?;
     Ok(KeyEntry {
+        mac,
         key,
         cert,
         secret_name: name,
@@ -255,6 +264,14 @@ impl KeyRegistry {
         }
     }
 
+    /// The MAC key of the sealing key with this fingerprint, if loaded.
+    pub fn mac_key(&self, fingerprint: &str) -> Option<Arc<KeyEntry>> {
+        self.snapshot()
+            .iter()
+            .find(|e| e.key.fingerprint() == fingerprint)
+            .cloned()
+    }
+
     /// Items decrypted by each key, by fingerprint (for metrics).
     pub fn usage(&self) -> BTreeMap<String, (String, u64)> {
         self.snapshot()
@@ -309,6 +326,7 @@ pub fn new_key_secret(
         ..Default::default()
     };
     let entry = KeyEntry {
+        mac: MacKey::derive(&key)?,
         key,
         cert,
         secret_name: String::new(),

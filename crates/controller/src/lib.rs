@@ -5,7 +5,9 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod leader;
 pub mod metrics;
+pub mod ratelimit;
 pub mod reconcile;
 pub mod server;
 
@@ -17,7 +19,7 @@ use std::time::SystemTime;
 use anyhow::{Context as _, Result, anyhow};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::events::{Recorder, Reporter};
@@ -31,6 +33,7 @@ use tracing::{error, info, warn};
 use crate::config::Flags;
 use crate::http::{ApiState, RateLimiter, Readiness};
 use crate::keys::KeyRegistry;
+use crate::leader::{Elector, Fence, LeaderConfig};
 use crate::metrics::Metrics;
 use crate::reconcile::Context;
 
@@ -95,7 +98,14 @@ async fn client(flags: &Flags) -> Result<Client> {
             .await
             .context("no in-cluster configuration and no kubeconfig")?,
     };
-    Ok(Client::try_from(config)?)
+    let builder = kube::client::ClientBuilder::try_from(config)?;
+    // `--kubeclient-qps`/`--kubeclient-burst`: one token bucket in front of every request.
+    Ok(
+        match ratelimit::RateLimitLayer::new(flags.kubeclient_qps, flags.kubeclient_burst) {
+            Some(layer) => builder.with_layer(&layer).build(),
+            None => builder.build(),
+        },
+    )
 }
 
 /// Everything shared between the tasks.
@@ -109,6 +119,71 @@ struct Shared {
     recorder: Recorder,
     /// Becomes true once the key Secrets have been listed.
     keys_synced: watch::Sender<bool>,
+    /// Writes are allowed only while this is open (leader election's fencing).
+    fence: Arc<Fence>,
+    /// Which watches are failing (readiness).
+    health: WatchHealth,
+}
+
+/// The watches that currently fail. Readiness's `caches_synced` is true only when none does.
+#[derive(Default)]
+struct WatchHealth {
+    failing: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    any: std::sync::atomic::AtomicBool,
+}
+
+impl WatchHealth {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<String>> {
+        self.failing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The watch `name` delivered an event.
+    fn ok(&self, ready: &Readiness, name: &str) {
+        if self.any.load(Ordering::Acquire) {
+            let mut f = self.lock();
+            if f.remove(name) {
+                info!(watch = name, "watch works again");
+            }
+            self.any.store(!f.is_empty(), Ordering::Release);
+        }
+        if !self.any.load(Ordering::Acquire) {
+            // (Readiness also needs `keys_loaded`, set once the key watch has synced.)
+            ready.caches_synced.store(true, Ordering::Release);
+        }
+    }
+
+    /// The watch `name` (of `resource` in `namespace`, or all namespaces) failed.
+    fn failed(
+        &self,
+        ready: &Readiness,
+        name: &str,
+        resource: &str,
+        namespace: Option<&str>,
+        e: &watcher::Error,
+    ) {
+        let new = self.lock().insert(name.to_string());
+        self.any.store(true, Ordering::Release);
+        ready.caches_synced.store(false, Ordering::Release);
+        let scope = namespace.map_or("all namespaces".to_string(), |n| format!("namespace {n}"));
+        match missing_permission(e) {
+            Some(perm) if new => error!(watch = name, error = %e,
+                "{name} watch forbidden: the controller needs `{perm}` on {resource} in {scope}; not ready"),
+            Some(_) => {}
+            None => warn!(watch = name, error = %e, "watch failed; retrying"),
+        }
+    }
+
+    /// Forgets the watches of a term that ended.
+    fn forget_prefix(&self, ready: &Readiness, prefix: &str) {
+        let mut f = self.lock();
+        f.retain(|n| !n.starts_with(prefix));
+        self.any.store(!f.is_empty(), Ordering::Release);
+        if f.is_empty() {
+            ready.caches_synced.store(true, Ordering::Release);
+        }
+    }
 }
 
 /// Runs the controller until SIGTERM/SIGINT.
@@ -123,6 +198,12 @@ pub async fn run(flags: Flags) -> Result<()> {
             .allowing_non_constant_time_keys(flags.allow_non_constant_time_keys),
     );
     let ready = Arc::new(Readiness::default());
+    let fence = Arc::new(if flags.leader_elect {
+        Fence::closed()
+    } else {
+        Fence::open()
+    });
+    let (leading_tx, leading_rx) = watch::channel(!flags.leader_elect);
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
@@ -140,6 +221,8 @@ pub async fn run(flags: Flags) -> Result<()> {
         ready: ready.clone(),
         recorder: recorder.clone(),
         keys_synced: watch::channel(false).0,
+        fence: fence.clone(),
+        health: WatchHealth::default(),
     });
 
     // HTTP first, so liveness passes during a slow start; readiness follows the keys and caches.
@@ -182,51 +265,143 @@ pub async fn run(flags: Flags) -> Result<()> {
         stop_rx.clone(),
     ));
 
-    // Keys: watch, then make sure one exists, then renew.
+    // SIGUSR1 (force a new key) must never kill a replica that does not lead right now.
+    #[cfg(unix)]
+    let _usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).ok();
+    // Every replica watches the keys (and serves them); only the leader creates keys and
+    // reconciles.
     let key_task = tokio::spawn(watch_keys(shared.clone()));
-    wait_for_keys(&shared).await;
-    ensure_key(&shared, cutoff).await?;
-    ready.keys_loaded.store(true, Ordering::Release);
-    let renew_task = tokio::spawn(renew_keys(shared.clone()));
-
-    // One controller per watched scope (all namespaces, or each listed namespace).
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        keys.clone(),
-        metrics.clone(),
-        recorder,
-        unseal_options,
-        flags.update_status,
-        flags.max_unseal_retries,
-    ));
-    let scopes: Vec<Option<String>> = match flags.watched_namespaces(&namespace) {
-        None => vec![None],
-        Some(list) => list.into_iter().map(Some).collect(),
+    // Without leader election the sender stays here, saying "leading" until the end.
+    let mut leading_tx = Some(leading_tx);
+    let elector_task = if flags.leader_elect
+        && let Some(tx) = leading_tx.take()
+    {
+        let pod = std::env::var("POD_NAME").ok().filter(|p| !p.is_empty());
+        let cfg = LeaderConfig {
+            namespace: namespace.clone(),
+            lease_name: flags.leader_elect_lease_name.clone(),
+            identity: leader::identity(pod.as_deref()),
+            pod_name: pod,
+            lease_duration: flags.leader_elect_lease_duration,
+            renew_deadline: flags.leader_elect_renew_deadline,
+            retry_period: flags.leader_elect_retry_period,
+        };
+        info!(lease = %cfg.lease_name, identity = %cfg.identity, "leader election on");
+        let elector = Elector::new(client.clone(), cfg, fence.clone(), tx);
+        Some(tokio::spawn(elector.run(stop_rx.clone())))
+    } else {
+        None
     };
-    let sync = Arc::new(ScopeSync::new(scopes.len()));
-    let mut controllers = Vec::new();
-    for (index, scope) in scopes.into_iter().enumerate() {
-        controllers.push(tokio::spawn(run_controller(
-            shared.clone(),
-            ctx.clone(),
-            scope,
-            sync.clone(),
-            index,
-            stop_rx.clone(),
-        )));
-    }
+
+    let ctx = Arc::new(
+        Context::new(
+            client.clone(),
+            keys.clone(),
+            metrics.clone(),
+            recorder,
+            unseal_options,
+            flags.update_status,
+            flags.max_unseal_retries,
+        )
+        .with_fence(fence.clone()),
+    );
+    let supervisor = tokio::spawn(lead(
+        shared.clone(),
+        ctx,
+        cutoff,
+        leading_rx,
+        stop_rx.clone(),
+    ));
 
     shutdown_signal().await;
     info!("shutting down");
+    // The elector closes the fence (no write after this point), releases the Lease and drops
+    // leadership; the supervisor then stops the controllers.
     let _ = stop_tx.send(true);
-    for c in controllers {
-        let _ = c.await;
+    if let Some(t) = elector_task {
+        let _ = t.await;
     }
+    let _ = supervisor.await;
+    drop(leading_tx);
     key_task.abort();
-    renew_task.abort();
     let _ = http_task.await;
     let _ = metrics_task.await;
     Ok(())
+}
+
+/// Runs the leader's work (keys, then one controller per watched scope) during each term of
+/// leadership; with leader election off, one term for the life of the process.
+async fn lead(
+    shared: Arc<Shared>,
+    ctx: Arc<Context>,
+    cutoff: Option<SystemTime>,
+    mut leading: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
+) {
+    wait_for_keys(&shared).await;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let mut stop_wait = stop.clone();
+        tokio::select! {
+            r = leading.wait_for(|l| *l) => if r.is_err() { return },
+            _ = stop_wait.wait_for(|s| *s) => return,
+        }
+        shared.metrics.leader.set(1);
+        let (term_tx, term_rx) = watch::channel(false);
+        // Make sure a key exists (retrying while we lead), then reconcile.
+        let mut stop_wait = stop.clone();
+        let mut lost = leading.clone();
+        let ready = tokio::select! {
+            _ = async {
+                while let Err(e) = ensure_key(&shared, cutoff).await {
+                    error!(error = %format!("{e:#}"), category = "keys",
+                        "cannot make sure a sealing key exists; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                }
+            } => true,
+            _ = lost.wait_for(|l| !*l) => false,
+            _ = stop_wait.wait_for(|s| *s) => false,
+        };
+        let mut controllers = Vec::new();
+        let mut renew_task = None;
+        if ready {
+            renew_task = Some(tokio::spawn(renew_keys(shared.clone())));
+            let scopes: Vec<Option<String>> =
+                match shared.flags.watched_namespaces(&shared.namespace) {
+                    None => vec![None],
+                    Some(list) => list.into_iter().map(Some).collect(),
+                };
+            let sync = Arc::new(ScopeSync::new(scopes.len()));
+            for (index, scope) in scopes.into_iter().enumerate() {
+                controllers.push(tokio::spawn(run_controller(
+                    shared.clone(),
+                    ctx.clone(),
+                    scope,
+                    sync.clone(),
+                    index,
+                    term_rx.clone(),
+                )));
+            }
+            // The term ends when leadership is lost or the process stops.
+            let mut stop_wait = stop.clone();
+            tokio::select! {
+                _ = leading.wait_for(|l| !*l) => {}
+                _ = stop_wait.wait_for(|s| *s) => {}
+            }
+        }
+        let _ = term_tx.send(true);
+        if let Some(t) = renew_task {
+            t.abort();
+        }
+        for c in controllers {
+            let _ = c.await;
+        }
+        shared.health.forget_prefix(&shared.ready, "leader:");
+        shared.metrics.pending.set(0);
+        shared.metrics.leader.set(0);
+    }
 }
 
 async fn shutdown_signal() {
@@ -266,10 +441,19 @@ async fn watch_keys(shared: Arc<Shared>) {
             Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => continue,
             Ok(_) => {}
             Err(e) => {
-                warn!(error = %e, "key Secret watch failed; retrying");
+                // A replica that cannot see its keys cannot serve them: unready until the
+                // watch works again, with the missing permission named.
+                shared.health.failed(
+                    &shared.ready,
+                    "key Secrets",
+                    "secrets",
+                    Some(&shared.namespace),
+                    &e,
+                );
                 continue;
             }
         }
+        shared.health.ok(&shared.ready, "key Secrets");
         if !synced {
             continue;
         }
@@ -305,6 +489,7 @@ async fn watch_keys(shared: Arc<Shared>) {
                 if let Some(s) = secrets
                     .iter()
                     .find(|s| s.metadata.name.as_deref() == Some(name.as_str()))
+                    && shared.fence.is_open()
                 {
                     let ev = kube::runtime::events::Event {
                         type_: kube::runtime::events::EventType::Warning,
@@ -327,7 +512,19 @@ async fn watch_keys(shared: Arc<Shared>) {
             .keys_loaded
             .set(i64::try_from(n).unwrap_or(0));
         info!(keys = n, "sealing keys loaded");
+        shared.ready.keys_loaded.store(n > 0, Ordering::Release);
         shared.keys_synced.send_replace(true);
+    }
+}
+
+/// The permission a watch error says is missing (`list`/`watch`), if it is a 403.
+fn missing_permission(e: &watcher::Error) -> Option<&'static str> {
+    match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s)) if s.code == 403 => Some("list"),
+        watcher::Error::WatchStartFailed(kube::Error::Api(s)) if s.code == 403 => Some("watch"),
+        watcher::Error::WatchFailed(kube::Error::Api(s)) if s.code == 403 => Some("watch"),
+        watcher::Error::WatchError(s) if s.code == 403 => Some("watch"),
+        _ => None,
     }
 }
 
@@ -338,25 +535,59 @@ async fn wait_for_keys(shared: &Shared) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-/// Generates a key if there is none, or if the newest is older than the cutoff.
+/// The newest key by a fresh LIST of the key Secrets (never a cache, which may lag behind a
+/// key that the previous leader created just before it lost the Lease): its ordering time
+/// and its certificate's NotBefore. The listed keys are loaded, too.
+async fn fresh_newest(shared: &Shared) -> Result<Option<(SystemTime, SystemTime)>> {
+    let api: Api<Secret> = Api::namespaced(shared.client.clone(), &shared.namespace);
+    let lp = ListParams::default().labels(&keys::active_selector());
+    let mut secrets = api
+        .list(&lp)
+        .await
+        .context("cannot list the key Secrets")?
+        .items;
+    if let Ok(Some(legacy)) = api.get_opt(&shared.flags.key_prefix).await
+        && !secrets
+            .iter()
+            .any(|s| s.metadata.uid == legacy.metadata.uid)
+    {
+        secrets.push(legacy);
+    }
+    let order = shared.flags.key_order_priority;
+    let newest = secrets
+        .iter()
+        .filter_map(|s| keys::parse_key_secret(s).ok())
+        .map(|e| (e.order_time(order), e.cert.not_before()))
+        .max();
+    let _ = shared.keys.replace_from_secrets(&secrets);
+    for s in secrets.iter_mut() {
+        sealed_secrets_core::unseal::wipe_secret(s);
+    }
+    Ok(newest)
+}
+
+/// Generates a key if there is none, or if the newest is older than the cutoff. Leader only.
 async fn ensure_key(shared: &Shared, cutoff: Option<SystemTime>) -> Result<()> {
-    let newest = shared.keys.newest();
-    let needs = match (&newest, cutoff) {
+    let newest = fresh_newest(shared).await?;
+    let needs = match (newest, cutoff) {
         (None, _) => true,
-        (Some(e), Some(c)) => e.cert.not_before() < c,
+        (Some((_, not_before)), Some(c)) => not_before < c,
         _ => false,
     };
     if needs {
-        generate_key(shared).await?;
+        generate_key(shared, newest.map(|n| n.0)).await?;
     }
     Ok(())
 }
 
-async fn generate_key(shared: &Shared) -> Result<()> {
-    let wait = keys::wait_for_next_second(shared.keys.newest_time(), SystemTime::now());
+/// Generates and stores a key, unless another key newer than `based_on` (the newest key when
+/// the decision was made) appeared meanwhile, or this process is no longer the leader.
+async fn generate_key(shared: &Shared, based_on: Option<SystemTime>) -> Result<()> {
+    let wait = keys::wait_for_next_second(based_on, SystemTime::now());
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
     }
+    shared.fence.check().context("key not generated")?;
     let f = &shared.flags;
     let labels = config::parse_kv_list(&f.privatekey_labels).map_err(|e| anyhow!(e))?;
     let annotations = config::parse_kv_list(&f.privatekey_annotations).map_err(|e| anyhow!(e))?;
@@ -371,6 +602,21 @@ async fn generate_key(shared: &Shared) -> Result<()> {
         keys::new_key_secret(&ns, &prefix, bits, &cn, ttl, &labels, &annotations)
     })
     .await??;
+    // Generation takes seconds: check again that nobody added a key meanwhile (a previous
+    // leader, or ourselves before a leadership change), and that we still lead.
+    let now_newest = fresh_newest(shared).await?.map(|n| n.0);
+    if now_newest != based_on {
+        sealed_secrets_core::unseal::wipe_secret(&mut secret);
+        info!(
+            category = "keys",
+            "a newer key appeared while generating one; not adding another"
+        );
+        return Ok(());
+    }
+    if let Err(e) = shared.fence.check() {
+        sealed_secrets_core::unseal::wipe_secret(&mut secret);
+        return Err(anyhow!(e)).context("key not stored");
+    }
     let api: Api<Secret> = Api::namespaced(shared.client.clone(), &shared.namespace);
     let created = api.create(&PostParams::default(), &secret).await;
     sealed_secrets_core::unseal::wipe_secret(&mut secret);
@@ -387,6 +633,7 @@ async fn generate_key(shared: &Shared) -> Result<()> {
 }
 
 /// Adds a key every `--key-renew-period` after the newest key; SIGUSR1 forces one now.
+/// Runs only while leading.
 async fn renew_keys(shared: Arc<Shared>) {
     #[cfg(unix)]
     let mut usr1 =
@@ -416,15 +663,32 @@ async fn renew_keys(shared: Arc<Shared>) {
         let force = futures::future::pending::<()>();
         tokio::select! {
             _ = timer => {
-                if let Err(e) = generate_key(&shared).await {
-                    error!(error = %e, category = "keys", "key renewal failed; retrying in 1 minute");
+                // Decide again on fresh data: the key may have been renewed by a previous
+                // leader a moment ago.
+                let res = match fresh_newest(&shared).await {
+                    Ok(n) => {
+                        let due = keys::next_renewal(n.map(|n| n.1), period, SystemTime::now());
+                        if due.is_some_and(|d| d <= SystemTime::now() + std::time::Duration::from_secs(1)) {
+                            generate_key(&shared, n.map(|n| n.0)).await
+                        } else {
+                            Ok(())
+                        }
+                    }
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = res {
+                    error!(error = %format!("{e:#}"), category = "keys", "key renewal failed; retrying in 1 minute");
                     tokio::time::sleep(std::time::Duration::from_secs(60)).await;
                 }
             }
             _ = force => {
                 info!("SIGUSR1: generating a new key");
-                if let Err(e) = generate_key(&shared).await {
-                    error!(error = %e, category = "keys", "key generation failed");
+                let res = match fresh_newest(&shared).await {
+                    Ok(n) => generate_key(&shared, n.map(|n| n.0)).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = res {
+                    error!(error = %format!("{e:#}"), category = "keys", "key generation failed");
                 }
             }
             // A key added from outside moves the schedule.
@@ -477,13 +741,40 @@ async fn run_controller(
     let forget_ctx = ctx.clone();
     let old_gc = shared.flags.old_gc_behavior;
     let gc_client = client.clone();
-    // managedFields are never read; dropping them before caching saves a large share of the
-    // store's memory.
+    // managedFields and kubectl's last-applied copy are never read; dropping them before
+    // caching saves a large share of the store's memory.
     let ss_stream = watcher(ss_api, wc).modify(|ss: &mut SealedSecret| {
         ss.metadata.managed_fields = None;
+        if let Some(a) = ss.metadata.annotations.as_mut() {
+            for k in sealed_secrets_core::annotations::LAST_APPLIED {
+                a.remove(*k);
+            }
+        }
     });
+    // Objects of the initial list whose status says they are synced at their generation are
+    // re-verified apart (one GET and a MAC each, no RSA, a few at a time), so that new and
+    // changed objects (and any that fail re-verification) reach the workers first.
+    let (verify_tx, verify_rx) = tokio::sync::mpsc::unbounded_channel::<ObjectRef<SealedSecret>>();
+    let (retry_tx, retry_rx) = tokio::sync::mpsc::unbounded_channel::<ObjectRef<SealedSecret>>();
+    let ready_ctx = ctx.clone();
+    let scope = namespace.clone();
+    let ss_watch = format!(
+        "leader: SealedSecrets in {}",
+        scope.as_deref().unwrap_or("*")
+    );
+    let health_shared = shared.clone();
     let triggers = reflector::reflector(writer, ss_stream)
         .default_backoff()
+        .inspect(move |ev| match ev {
+            Ok(_) => health_shared.health.ok(&health_shared.ready, &ss_watch),
+            Err(e) => health_shared.health.failed(
+                &health_shared.ready,
+                &ss_watch,
+                "sealedsecrets.bitnami.com",
+                scope.as_deref(),
+                e,
+            ),
+        })
         .inspect_ok(move |ev| {
             if let watcher::Event::Delete(ss) = ev {
                 forget_ctx.forget(ss);
@@ -491,6 +782,16 @@ async fn run_controller(
                     tokio::spawn(delete_owned_secret(gc_client.clone(), ss.clone()));
                 }
             }
+        })
+        .filter(move |ev| {
+            let pass = match ev {
+                Ok(watcher::Event::InitApply(ss)) if is_steady(ss) => {
+                    let _ = verify_tx.send(ObjectRef::from_obj(ss));
+                    false
+                }
+                _ => true,
+            };
+            futures::future::ready(pass)
         })
         .touched_objects()
         .predicate_filter(predicates::generation, Default::default());
@@ -513,9 +814,12 @@ async fn run_controller(
                 }
             };
             info!(namespace = %namespace.as_deref().unwrap_or("*"), "SealedSecret cache synced");
-            if res.is_ok() && sync.synced.fetch_add(1, Ordering::AcqRel) + 1 == sync.pending.len() {
-                ready.caches_synced.store(true, Ordering::Release);
+            if res.is_ok() {
+                sync.synced.fetch_add(1, Ordering::AcqRel);
             }
+            // Readiness follows the key watch and watch health (WatchHealth), not this cache:
+            // followers never fill it.
+            let _ = ready;
         });
     }
     // Pending gauge: objects in this scope's cache not yet reconciled successfully at their
@@ -524,9 +828,14 @@ async fn run_controller(
         let reader = reader.clone();
         let ctx = ctx.clone();
         let sync = sync.clone();
+        let mut term = stop.clone();
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                // Ends with the term (leadership lost), releasing its handle on the cache.
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    _ = term.wait_for(|s| *s) => break,
+                }
                 let mine = ctx.unsynced_count(&reader.state());
                 if let Some(slot) = sync.pending.get(index) {
                     slot.store(mine, Ordering::Release);
@@ -542,9 +851,20 @@ async fn run_controller(
         rx.changed().await.ok().map(|_| ((), rx))
     });
 
+    tokio::spawn(reverify_steady(
+        ready_ctx,
+        reader.clone(),
+        verify_rx,
+        retry_tx,
+    ));
+    let retries = futures::stream::unfold(retry_rx, |mut rx| async move {
+        rx.recv().await.map(|r| (r, rx))
+    });
+
     let mut controller = Controller::for_stream(triggers, reader)
         .with_config(kube::runtime::controller::Config::default().concurrency(shared.flags.workers))
         .reconcile_all_on(key_changes)
+        .reconcile_on(retries)
         .graceful_shutdown_on(async move {
             let _ = stop.wait_for(|s| *s).await;
         });
@@ -552,8 +872,37 @@ async fn run_controller(
         // Secret metadata only (no data cached, no data on the wire); any change or deletion of
         // a Secret named like a SealedSecret triggers it: recreation and drift repair.
         let mapper_ctx = ctx.clone();
+        // The initial list of Secrets says nothing new about objects without a sync record
+        // (each is reconciled or re-verified from the SealedSecret side anyway); only a
+        // relist can reveal a change to one we know.
+        let init_ctx = ctx.clone();
+        let scope = namespace.clone();
+        let secret_watch = format!("leader: Secrets in {}", scope.as_deref().unwrap_or("*"));
+        let health_shared = shared.clone();
         let secrets = watcher(secret_api, watcher::Config::default().page_size(100))
             .default_backoff()
+            .inspect(move |ev| match ev {
+                Ok(_) => health_shared.health.ok(&health_shared.ready, &secret_watch),
+                Err(e) => health_shared.health.failed(
+                    &health_shared.ready,
+                    &secret_watch,
+                    "secrets",
+                    scope.as_deref(),
+                    e,
+                ),
+            })
+            .filter(move |ev| {
+                let pass = match ev {
+                    Ok(watcher::Event::InitApply(meta)) => match meta.namespace() {
+                        Some(ns) => init_ctx.has_record(
+                            &ObjectRef::<SealedSecret>::new(&meta.name_any()).within(&ns),
+                        ),
+                        None => false,
+                    },
+                    _ => true,
+                };
+                futures::future::ready(pass)
+            })
             .touched_objects();
         controller = controller.watches_stream(secrets, move |meta| {
             let ns = meta.namespace()?;
@@ -567,6 +916,51 @@ async fn run_controller(
     controller
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+/// True if the status says the object was synced successfully at its current generation.
+fn is_steady(ss: &SealedSecret) -> bool {
+    ss.status
+        .as_ref()
+        .is_some_and(|s| s.observed_generation == ss.metadata.generation)
+        && ss.synced_condition().is_some_and(|c| c.status == "True")
+}
+
+/// Re-verifies steady objects of an initial list a few at a time (see
+/// [`Context::reverify`]); those that fail go to the workers.
+async fn reverify_steady(
+    ctx: Arc<Context>,
+    reader: reflector::Store<SealedSecret>,
+    rx: tokio::sync::mpsc::UnboundedReceiver<ObjectRef<SealedSecret>>,
+    retry: tokio::sync::mpsc::UnboundedSender<ObjectRef<SealedSecret>>,
+) {
+    // The store is published when the initial list is complete.
+    loop {
+        let wait = reader.wait_until_ready();
+        if let Ok(r) = tokio::time::timeout(std::time::Duration::from_millis(200), wait).await {
+            if r.is_err() {
+                return;
+            }
+            break;
+        }
+    }
+    let queue =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
+    queue
+        .for_each_concurrent(4, |r| {
+            let ctx = ctx.clone();
+            let reader = reader.clone();
+            let retry = retry.clone();
+            async move {
+                let Some(ss) = reader.get(&r) else {
+                    return; // deleted meanwhile
+                };
+                if !ctx.reverify(&ss).await {
+                    let _ = retry.send(r);
+                }
+            }
+        })
         .await;
 }
 

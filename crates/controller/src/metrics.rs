@@ -93,6 +93,12 @@ pub struct Metrics {
     pub key_sealedsecrets: Family<KeyLabels, Gauge>,
     pub keys_loaded: Gauge,
     pub key_errors: Counter,
+    /// 1 while this replica holds the leader Lease (or leader election is off), else 0.
+    pub leader: Gauge,
+    /// SealedSecrets decrypted (each costs at least one RSA operation).
+    pub decryptions: Counter,
+    /// SealedSecrets found in sync by the MAC on their Secret, without decrypting.
+    pub verified_without_decrypting: Counter,
     /// SealedSecret (ns/name) → fingerprint of the key that unsealed it last.
     last_key: Mutex<BTreeMap<String, String>>,
 }
@@ -183,6 +189,24 @@ impl Metrics {
             "Key Secrets that could not be loaded",
             key_errors.clone(),
         );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 if this replica is the leader (reconciles and manages keys), else 0",
+            leader.clone(),
+        );
+        let decryptions = Counter::default();
+        registry.register(
+            "unseal_decryptions",
+            "SealedSecrets decrypted (at least one RSA operation each)",
+            decryptions.clone(),
+        );
+        let verified_without_decrypting = Counter::default();
+        registry.register(
+            "unseal_verified_without_decryption",
+            "SealedSecrets whose Secret was found in sync by its MAC, without decrypting",
+            verified_without_decrypting.clone(),
+        );
         Self {
             registry,
             unseal_requests,
@@ -197,6 +221,9 @@ impl Metrics {
             key_sealedsecrets,
             keys_loaded,
             key_errors,
+            leader,
+            decryptions,
+            verified_without_decrypting,
             last_key: Mutex::new(BTreeMap::new()),
         }
     }

@@ -14,12 +14,13 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, Resource, ResourceExt};
 use sealed_secrets_core::reconcile::{IMMUTABLE_SUFFIX, SecretAction, next_status, plan_secret};
+use sealed_secrets_core::syncmac;
 use sealed_secrets_core::unseal::wipe_secret;
 use sealed_secrets_core::{PrivateKey, SealedSecret, UnsealOptions, unseal};
 use tracing::{debug, info, warn};
 
 use crate::error::Error;
-use crate::keys::KeyRegistry;
+use crate::keys::{KeyEntry, KeyRegistry};
 use crate::metrics::Metrics;
 
 /// What we last wrote (or found in sync) for a SealedSecret, to skip decrypting again when an
@@ -45,6 +46,8 @@ pub struct Context {
     retries: Mutex<HashMap<ObjectRef<SealedSecret>, u32>>,
     /// Limits concurrent RSA work to the number of cores.
     cpu: tokio::sync::Semaphore,
+    /// Checked before every write: only the leader writes.
+    pub fence: Arc<crate::leader::Fence>,
 }
 
 impl Context {
@@ -69,7 +72,14 @@ impl Context {
             synced: Mutex::new(HashMap::new()),
             retries: Mutex::new(HashMap::new()),
             cpu: tokio::sync::Semaphore::new(cores),
+            fence: Arc::new(crate::leader::Fence::open()),
         }
+    }
+
+    /// Writes only while `fence` is open (leader election).
+    pub fn with_fence(mut self, fence: Arc<crate::leader::Fence>) -> Self {
+        self.fence = fence;
+        self
     }
 
     fn synced(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<SealedSecret>, SyncRecord>> {
@@ -89,6 +99,56 @@ impl Context {
         self.synced()
             .get(r)
             .is_some_and(|rec| rec.secret_resource_version.as_deref() == rv && rv.is_some())
+    }
+
+    /// True if a sync record exists for the object (at any generation).
+    pub fn has_record(&self, r: &ObjectRef<SealedSecret>) -> bool {
+        self.synced().contains_key(r)
+    }
+
+    /// True if the object was found in sync at its current generation.
+    pub fn in_sync_now(&self, ss: &SealedSecret) -> bool {
+        self.synced()
+            .get(&ObjectRef::from_obj(ss))
+            .is_some_and(|rec| {
+                Some(&rec.uid) == ss.metadata.uid.as_ref()
+                    && rec.generation == ss.metadata.generation
+            })
+    }
+
+    /// Re-verification after a restart or a change of leader: if the SealedSecret's status says
+    /// it was synced at its current generation and its Secret carries a valid MAC for its
+    /// current spec, records it as in sync (no RSA operation) and returns true. False means
+    /// it needs a real reconcile (Secret missing, edited, stamped with a removed key…).
+    pub async fn reverify(&self, ss: &SealedSecret) -> bool {
+        if self.in_sync_now(ss) {
+            return true;
+        }
+        let (Some(ns), Some(name), Some(uid)) = (
+            ss.metadata.namespace.as_deref(),
+            ss.metadata.name.as_deref(),
+            ss.metadata.uid.clone(),
+        ) else {
+            return false;
+        };
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), ns);
+        let Ok(Some(mut secret)) = api.get_opt(name).await else {
+            return false;
+        };
+        let ok = mac_matches(&self.keys, &secret, &syncmac::spec_digest(ss));
+        if ok {
+            self.metrics.verified_without_decrypting.inc();
+            self.synced().insert(
+                ObjectRef::from_obj(ss),
+                SyncRecord {
+                    uid,
+                    generation: ss.metadata.generation,
+                    secret_resource_version: secret.metadata.resource_version.clone(),
+                },
+            );
+        }
+        wipe_secret(&mut secret);
+        ok
     }
 
     /// Forgets a deleted SealedSecret.
@@ -147,6 +207,10 @@ pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
     ctx.metrics.in_flight.inc();
     let result = apply(&ss, &ctx).await;
     ctx.metrics.in_flight.dec();
+    if matches!(result, Err(Error::NotLeader(_))) || !ctx.fence.is_open() {
+        // Leadership is gone: no Event, no status, no retry; the next leader takes over.
+        return Ok(Action::await_change());
+    }
     let ns = ss.namespace().unwrap_or_default();
     let name = ss.name_any();
     let r = ObjectRef::from_obj(ss.as_ref());
@@ -206,7 +270,9 @@ pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
                 .map_err(|(c, m)| (*c, m.as_str())),
             Time(k8s_openapi::jiff::Timestamp::now()),
         );
-        if let Some(status) = status {
+        if let Some(status) = status
+            && ctx.fence.is_open()
+        {
             let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &ns);
             let patch = serde_json::json!({ "status": status });
             if let Err(e) = api
@@ -256,6 +322,9 @@ async fn publish(ctx: &Context, ss: &SealedSecret, type_: EventType, reason: &st
         action: "Unseal".to_string(),
         secondary: None,
     };
+    if !ctx.fence.is_open() {
+        return;
+    }
     if let Err(e) = ctx.recorder.publish(&ev, &ss.object_ref(&())).await {
         warn!(reason, error = %e, "cannot publish event");
     }
@@ -334,6 +403,16 @@ async fn apply_with(
     if probed && existing.is_some() && ctx.synced().get(r) == Some(&record) {
         return Ok(Outcome::Skipped);
     }
+    // A Secret that carries a valid MAC for this SealedSecret's current spec already holds
+    // what unsealing would write: no RSA operation (restarts, new leaders).
+    let digest = syncmac::spec_digest(ss);
+    if let Some(e) = existing
+        && mac_matches(&ctx.keys, e, &digest)
+    {
+        ctx.metrics.verified_without_decrypting.inc();
+        ctx.synced().insert(r.clone(), record);
+        return Ok(Outcome::Skipped);
+    }
 
     // Take the CPU permit before choosing the key order, so that the order reflects the
     // successes of the reconciles that ran while this one waited.
@@ -345,6 +424,7 @@ async fn apply_with(
     let keys: Vec<PrivateKey> = entries.iter().map(|e| e.key.clone()).collect();
     let owned = Arc::new(ss.clone());
     let opts = ctx.unseal_options;
+    ctx.metrics.decryptions.inc();
     let unsealed = tokio::task::spawn_blocking(move || unseal(&owned, &keys, opts))
         .await
         .map_err(|_| Error::Invalid("unseal task failed"))?;
@@ -357,10 +437,12 @@ async fn apply_with(
         }
     };
     let mut used_fp = None;
+    let mut unsealed_key = None;
     for &i in &unsealed.keys_used {
         if let Some(e) = entries.get(i) {
             e.uses.fetch_add(1, Ordering::Relaxed);
             used_fp = Some(e.key.fingerprint().to_string());
+            unsealed_key.get_or_insert_with(|| Arc::clone(e));
         }
     }
     drop(permit);
@@ -369,7 +451,17 @@ async fn apply_with(
     }
 
     let desired = unsealed.take_secret();
-    let (outcome, new_rv) = write_secret(secrets, name, existing, probed, desired, uid).await?;
+    let Some(stamp_with) = unsealed_key.or_else(|| entries.first().cloned()) else {
+        return Err(Error::NoKeys);
+    };
+    let stamp = Stamp {
+        fence: &ctx.fence,
+        digest: &digest,
+        key: &stamp_with,
+        keys: &ctx.keys,
+    };
+    let (outcome, new_rv) =
+        write_secret(secrets, name, existing, probed, desired, uid, &stamp).await?;
     ctx.synced().insert(
         r.clone(),
         SyncRecord {
@@ -381,8 +473,40 @@ async fn apply_with(
     Ok(outcome)
 }
 
+/// How a written Secret is fenced and stamped with its MAC.
+struct Stamp<'a> {
+    fence: &'a crate::leader::Fence,
+    digest: &'a [u8; 32],
+    key: &'a KeyEntry,
+    keys: &'a KeyRegistry,
+}
+
+impl Stamp<'_> {
+    /// Stamps `s` and checks the fence; wipes `s` if the write must not happen.
+    fn prepare(&self, s: &mut Secret) -> Result<(), Error> {
+        syncmac::stamp(s, self.digest, &self.key.mac);
+        if let Err(e) = self.fence.check() {
+            wipe_secret(s);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+}
+
+/// True if `secret` carries a valid MAC for `digest` under a loaded key.
+pub fn mac_matches(keys: &KeyRegistry, secret: &Secret, digest: &[u8; 32]) -> bool {
+    let Some(entry) = syncmac::stamped_key(secret).and_then(|fp| keys.mac_key(fp)) else {
+        return false;
+    };
+    syncmac::verify(secret, digest, |id| {
+        (id == entry.key.fingerprint()).then_some(&entry.mac)
+    })
+}
+
 /// Creates or updates the Secret according to the plan. When the Secret was not read first
-/// and creation reports that it exists, reads it and plans again.
+/// and creation reports that it exists, reads it and plans again. Every written Secret carries
+/// the MAC of its content; a Secret whose content is right but whose MAC is missing or stale is
+/// stamped once.
 async fn write_secret(
     secrets: &Api<Secret>,
     name: &str,
@@ -390,34 +514,67 @@ async fn write_secret(
     probed: bool,
     desired: Secret,
     uid: &str,
+    stamp: &Stamp<'_>,
 ) -> Result<(Outcome, Option<String>), Error> {
     match plan_secret(existing, desired, uid)? {
-        SecretAction::Unchanged => Ok((
-            Outcome::Unchanged,
-            existing.and_then(|s| s.metadata.resource_version.clone()),
-        )),
-        SecretAction::Create(mut s) => match secrets.create(&PostParams::default(), &s).await {
-            Ok(mut created) => {
-                wipe_secret(&mut s);
-                // The API server echoes the data back.
-                wipe_secret(&mut created);
-                Ok((Outcome::Created, created.metadata.resource_version.take()))
+        SecretAction::Unchanged => {
+            let current_rv = existing.and_then(|s| s.metadata.resource_version.clone());
+            let Some(e) = existing else {
+                return Ok((Outcome::Unchanged, current_rv));
+            };
+            if mac_matches(stamp.keys, e, stamp.digest) {
+                return Ok((Outcome::Unchanged, current_rv));
             }
-            Err(kube::Error::Api(status)) if status.code == 409 && !probed => {
-                let mut current = secrets.get_opt(name).await.map_err(Error::Fetch)?;
-                let res =
-                    Box::pin(write_secret(secrets, name, current.as_ref(), true, s, uid)).await;
-                if let Some(c) = current.as_mut() {
-                    wipe_secret(c);
+            let mut s = e.clone();
+            stamp.prepare(&mut s)?;
+            let res = secrets.replace(name, &PostParams::default(), &s).await;
+            wipe_secret(&mut s);
+            match res {
+                Ok(mut updated) => {
+                    wipe_secret(&mut updated);
+                    Ok((Outcome::Unchanged, updated.metadata.resource_version.take()))
                 }
-                res
+                Err(e) => {
+                    // Only the record is missing; the Secret itself is right.
+                    debug!(name, error = %e, "cannot record the MAC on the Secret");
+                    Ok((Outcome::Unchanged, current_rv))
+                }
             }
-            Err(e) => {
-                wipe_secret(&mut s);
-                Err(Error::Update(e))
+        }
+        SecretAction::Create(mut s) => {
+            stamp.prepare(&mut s)?;
+            match secrets.create(&PostParams::default(), &s).await {
+                Ok(mut created) => {
+                    wipe_secret(&mut s);
+                    // The API server echoes the data back.
+                    wipe_secret(&mut created);
+                    Ok((Outcome::Created, created.metadata.resource_version.take()))
+                }
+                Err(kube::Error::Api(status)) if status.code == 409 && !probed => {
+                    let mut current = secrets.get_opt(name).await.map_err(Error::Fetch)?;
+                    let res = Box::pin(write_secret(
+                        secrets,
+                        name,
+                        current.as_ref(),
+                        true,
+                        s,
+                        uid,
+                        stamp,
+                    ))
+                    .await;
+                    if let Some(c) = current.as_mut() {
+                        wipe_secret(c);
+                    }
+                    res
+                }
+                Err(e) => {
+                    wipe_secret(&mut s);
+                    Err(Error::Update(e))
+                }
             }
-        },
+        }
         SecretAction::Update(mut s) => {
+            stamp.prepare(&mut s)?;
             let res = secrets.replace(name, &PostParams::default(), &s).await;
             wipe_secret(&mut s);
             match res {

@@ -108,9 +108,16 @@ fn same_content(a: &Secret, b: &Secret) -> bool {
     fn norm<T: Clone + Default>(o: &Option<T>) -> T {
         o.clone().unwrap_or_default()
     }
+    // The MAC annotation is the controller's own record, not content: it is compared by
+    // `syncmac::verify`, never here.
+    let ann = |s: &Secret| {
+        let mut m = norm(&s.metadata.annotations);
+        m.remove(crate::syncmac::ANNOTATION);
+        m
+    };
     norm(&a.data) == norm(&b.data)
         && norm(&a.metadata.labels) == norm(&b.metadata.labels)
-        && norm(&a.metadata.annotations) == norm(&b.metadata.annotations)
+        && ann(a) == ann(b)
         && norm(&a.metadata.owner_references) == norm(&b.metadata.owner_references)
         && a.type_.as_deref().unwrap_or("Opaque") == b.type_.as_deref().unwrap_or("Opaque")
 }

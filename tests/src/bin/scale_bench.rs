@@ -49,11 +49,32 @@ fn pid_of(exe_suffix: &str) -> Option<u32> {
 
 struct Run {
     cpu: Vec<(String, f64)>,
+    /// After all were Synced: SIGTERM, a new process, one new SealedSecret applied right away.
+    restart: Restart,
     n: usize,
     keys: usize,
     seconds: f64,
     peak_rss_mb: f64,
     floor_seconds: f64,
+}
+
+struct Restart {
+    /// From applying the new SealedSecret (right after the new process started) to Synced.
+    new_object_seconds: f64,
+    /// From the new process's start until every object was verified or reconciled.
+    settle_seconds: f64,
+    /// The new process's CPU seconds until then.
+    cpu_seconds: f64,
+    /// Objects it decrypted, and objects it verified by MAC without decrypting.
+    decrypted: f64,
+    verified: f64,
+}
+
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
 }
 
 fn openssl_rsa4096_sign_seconds() -> f64 {
@@ -164,18 +185,29 @@ async fn bench(controller: &str, n: usize, key_count: usize, rsa_sign: f64) -> R
         .map(|(_, p)| p.map_or(0.0, cpu_seconds))
         .collect();
     let log = std::env::temp_dir().join(format!("bench-controller-{run}.log"));
+    let pod = format!("bench-{run}");
+    let spawn = |metrics_port: u16| {
+        Command::new(controller)
+            .arg(format!("--kubeconfig={}", kubeconfig().display()))
+            .arg(format!("--namespace={key_ns}"))
+            .arg(format!("--label-selector={label}"))
+            .arg(format!("--listen-addr=127.0.0.1:{}", free_port()))
+            .arg(format!("--listen-metrics-addr=127.0.0.1:{metrics_port}"))
+            .arg("--log-level=WARN")
+            .env("POD_NAME", &pod)
+            .stdout(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .unwrap(),
+            )
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap()
+    };
     let start = Instant::now();
-    let mut child = Command::new(controller)
-        .arg(format!("--kubeconfig={}", kubeconfig().display()))
-        .arg(format!("--namespace={key_ns}"))
-        .arg(format!("--label-selector={label}"))
-        .arg(format!("--listen-addr=127.0.0.1:{}", free_port()))
-        .arg(format!("--listen-metrics-addr=127.0.0.1:{}", free_port()))
-        .arg("--log-level=WARN")
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(free_port());
     let pid = child.id();
     // Count Synced=True through a watch (cheap for the API server, unlike repeated lists).
     let ss_api: Api<SealedSecret> = Api::all(client.clone());
@@ -245,6 +277,72 @@ async fn bench(controller: &str, n: usize, key_count: usize, rsa_sign: f64) -> R
             }
         }
     }
+
+    // Restart: SIGTERM (as in an upgrade or a drain: the Lease is released), a new process,
+    // and one new SealedSecret applied right after it started.
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = child.wait();
+    let metrics_port = free_port();
+    let restarted = Instant::now();
+    let mut child = spawn(metrics_port);
+    let pid = child.id();
+    let mut late = seal_json(
+        oldest,
+        json!({"metadata": {"name": "late", "namespace": namespaces[0]},
+               "stringData": {"value": "late"}}),
+    );
+    late.metadata.labels = Some([("bench".to_string(), run.clone())].into());
+    let api: Api<SealedSecret> = Api::namespaced(client.clone(), &namespaces[0]);
+    api.create(&PostParams::default(), &late).await.unwrap();
+    let applied = Instant::now();
+    let late_key = format!("{}/late", namespaces[0]);
+    let new_object_seconds = loop {
+        let next = tokio::time::timeout(Duration::from_secs(600), stream.next()).await;
+        let Ok(Some(ev)) = next else {
+            panic!("the late SealedSecret was not synced after 600 s");
+        };
+        if let Ok(kube::runtime::watcher::Event::Apply(s)) = ev {
+            let ok = s.status.as_ref().and_then(|st| st.observed_generation)
+                == s.metadata.generation
+                && s.synced_condition().is_some_and(|c| c.status == "True");
+            let key = format!(
+                "{}/{}",
+                s.metadata.namespace.clone().unwrap_or_default(),
+                s.metadata.name.clone().unwrap_or_default()
+            );
+            if ok && key == late_key {
+                break applied.elapsed().as_secs_f64();
+            }
+        }
+    };
+    let metrics_addr = std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port));
+    let (decrypted, verified) = wait_until(
+        Duration::from_secs(600),
+        "every object verified after the restart",
+        || async {
+            let (code, body) = http(metrics_addr, "GET", "/metrics", b"").await.ok()?;
+            if code != 200 {
+                return None;
+            }
+            let text = String::from_utf8_lossy(&body).into_owned();
+            let d = metric(&text, "sealed_secrets_controller_unseal_decryptions_total")?;
+            let v = metric(
+                &text,
+                "sealed_secrets_controller_unseal_verified_without_decryption_total",
+            )?;
+            (d + v >= (n + 1) as f64).then_some((d, v))
+        },
+    )
+    .await;
+    let restart = Restart {
+        new_object_seconds,
+        settle_seconds: restarted.elapsed().as_secs_f64(),
+        cpu_seconds: cpu_seconds(pid),
+        decrypted,
+        verified,
+    };
     let _ = child.kill();
     let _ = child.wait();
     // Clean up (namespace deletion is asynchronous).
@@ -253,6 +351,7 @@ async fn bench(controller: &str, n: usize, key_count: usize, rsa_sign: f64) -> R
     }
     Run {
         cpu,
+        restart,
         n,
         keys: key_count,
         seconds,
@@ -287,6 +386,18 @@ async fn main() {
             "bench: N={} keys={} -> {:.2} s, peak RSS {:.1} MB, CPU seconds {:?}",
             r.n, r.keys, r.seconds, r.peak_rss_mb, r.cpu
         );
+        eprintln!(
+            "bench: restart: new SealedSecret Synced after {:.2} s; all {} settled after {:.2} s \
+             using {:.2} CPU-s ({} decrypted, {} verified by MAC) = {:.3} × N RSA-4096 operations ({:.2} s)",
+            r.restart.new_object_seconds,
+            r.n + 1,
+            r.restart.settle_seconds,
+            r.restart.cpu_seconds,
+            r.restart.decrypted,
+            r.restart.verified,
+            r.restart.cpu_seconds / (r.n as f64 * rsa),
+            r.n as f64 * rsa
+        );
         runs.push(r);
     }
     println!(
@@ -297,6 +408,22 @@ async fn main() {
         println!(
             "| {} | {} | {:.2} | {:.1} | {:.2} |",
             r.n, r.keys, r.seconds, r.peak_rss_mb, r.floor_seconds
+        );
+    }
+    println!(
+        "\n| N | restart: new SealedSecret Synced (s) | restart CPU (s) | N × one RSA-4096 op (s) | ratio | decrypted / verified by MAC |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for r in &runs {
+        println!(
+            "| {} | {:.2} | {:.2} | {:.2} | {:.3} | {} / {} |",
+            r.n,
+            r.restart.new_object_seconds,
+            r.restart.cpu_seconds,
+            r.n as f64 * rsa,
+            r.restart.cpu_seconds / (r.n as f64 * rsa),
+            r.restart.decrypted,
+            r.restart.verified
         );
     }
     println!(
