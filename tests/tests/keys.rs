@@ -246,8 +246,20 @@ async fn cutoff_time_in_the_future_forces_a_new_key() {
     let second = {
         let ctl = Controller::start(ns, &[], &[future]);
         ctl.wait_ready().await;
-        let c = ctl.cert().await;
-        assert_ne!(c.der(), first.der(), "a new key despite an existing one");
+        // Ready means the existing keys are served; the leader then adds the new key.
+        let c = wait_until(
+            Duration::from_secs(30),
+            "a new key despite an existing one",
+            || {
+                let ctl = &ctl;
+                let first = &first;
+                async move {
+                    let c = ctl.cert().await;
+                    (c.der() != first.der()).then_some(c)
+                }
+            },
+        )
+        .await;
         assert_eq!(key_secrets(&client, ns).await.len(), 2);
         // The old key is kept for unsealing.
         create_ss(

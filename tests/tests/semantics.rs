@@ -29,8 +29,18 @@ fn labels(s: &Secret) -> BTreeMap<String, String> {
     s.metadata.labels.clone().unwrap_or_default()
 }
 
+/// The Secret's annotations, less the controller's own MAC record
+/// (`sealedsecrets.bitnami.com/unsealed-mac`, see the README's HA section), which every Secret
+/// the controller writes must carry.
 fn annotations(s: &Secret) -> BTreeMap<String, String> {
-    s.metadata.annotations.clone().unwrap_or_default()
+    let mut a = s.metadata.annotations.clone().unwrap_or_default();
+    let mac = a.remove(e2e::sealed_secrets_core::syncmac::ANNOTATION);
+    assert!(
+        mac.is_some_and(|m| m.starts_with("v1;")),
+        "{:?} carries no MAC record",
+        s.metadata.name
+    );
+    a
 }
 
 fn data_keys(s: &Secret) -> Vec<String> {
