@@ -24,4 +24,5 @@ kubectl wait --for=condition=Established --timeout=60s crd/sealedsecrets.bitnami
 N="${1:-1000}"
 if [ $# -gt 0 ]; then shift; fi
 if [ $# -eq 0 ]; then set -- 1 12; fi
-exec target/release/scale-bench "$ROOT/target/release/sealed-secrets-controller" "$N" "$@"
+T="${CARGO_TARGET_DIR:-$ROOT/target}"
+exec "$T/release/scale-bench" "$T/release/sealed-secrets-controller" "$N" "$@"
