@@ -164,7 +164,10 @@ fn render_chart(overrides: &Value, release: &str, namespace: &str) -> (Vec<Value
     let docs = parse_documents(manifest.as_bytes())
         .unwrap_or_else(|e| panic!("helm renders invalid YAML ({e}):\n{manifest}"));
     assert!(!docs.is_empty(), "nothing rendered");
-    let notes = rel["info"]["notes"].as_str().unwrap_or_default().to_string();
+    let notes = rel["info"]["notes"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     (docs, notes)
 }
 
@@ -1180,7 +1183,10 @@ fn chart_installs_upgrades_and_uninstalls_with_helm() {
         "sealed-secrets-key-admin",
         "sealed-secrets-service-proxier",
     ] {
-        assert!(roles.contains(&format!("role.rbac.authorization.k8s.io/{r}")), "{roles}");
+        assert!(
+            roles.contains(&format!("role.rbac.authorization.k8s.io/{r}")),
+            "{roles}"
+        );
     }
 
     // Upgrade: a changed value reaches the live Deployment; revision 2.
@@ -1196,7 +1202,10 @@ fn chart_installs_upgrades_and_uninstalls_with_helm() {
     let dep = deployment(&ns);
     assert_eq!(dep["spec"]["replicas"], 1);
     let live_args = dep["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
-    assert!(live_args.contains("\"--log-level\",\"DEBUG\""), "{live_args}");
+    assert!(
+        live_args.contains("\"--log-level\",\"DEBUG\""),
+        "{live_args}"
+    );
     let status = helm(&["status", release, "--namespace", &ns, "-o", "json"]);
     let status: Value = serde_json::from_str(&status).unwrap();
     assert_eq!(status["version"], 2);
