@@ -24,6 +24,8 @@ COPY . .
 # Static binaries. An explicit --target keeps build scripts and proc-macros dynamic (they run
 # on the builder); only the two programs are linked statically.
 ENV RUSTFLAGS="-C target-feature=+crt-static"
+# Parallel jobs of cargo (unset: the number of CPUs).
+ARG CARGO_BUILD_JOBS
 # Refuses to ship a binary that needs a dynamic loader (the runtime image has none).
 # Cache mounts: the crate registry and target/ survive between builds, so a rebuild after a
 # source change recompiles only the workspace crates.

@@ -26,6 +26,7 @@
 #
 # Environment (all optional):
 #   SEALED_IMAGE_CACHE   cache dir [~/.cache/sealed-secrets-rs/images]
+#   SEALED_IMAGE_JOBS    cargo's parallel jobs inside the build [the number of CPUs]
 #   SEALED_DOCKER_DATA   data-root of a daemon started here [~/.cache/sealed-secrets-rs/docker]
 #   DOCKER               docker client [/usr/bin/docker: Debian's, which speaks BuildKit]
 set -euo pipefail
@@ -199,6 +200,7 @@ build_images() {
     log "docker build --target $target -t $tag (BuildKit, --network none)…"
     DOCKER_BUILDKIT=1 "$DOCKER" build --network none --progress plain \
       --build-arg "BUILDER_IMAGE=$BUILDER_IMAGE" \
+      ${SEALED_IMAGE_JOBS:+--build-arg "CARGO_BUILD_JOBS=$SEALED_IMAGE_JOBS"} \
       --target "$target" -t "$tag" "$ROOT" >"$CACHE/build-$target.log" 2>&1 \
       || { tail -40 "$CACHE/build-$target.log" >&2; die "docker build $target failed (log: $CACHE/build-$target.log)"; }
     log "$tag built in $(($(date +%s) - start)) s, $(d image inspect -f '{{.Size}}' "$tag") bytes"
