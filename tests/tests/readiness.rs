@@ -38,7 +38,10 @@ async fn bind(client: &Client, ns: &str, name: &str, sa_ns: &str, sa: &str) {
 }
 
 async fn readyz(c: &Controller) -> Option<u16> {
-    http(c.api, "GET", "/readyz", b"").await.ok().map(|(code, _)| code)
+    http(c.api, "GET", "/readyz", b"")
+        .await
+        .ok()
+        .map(|(code, _)| code)
 }
 
 #[tokio::test]
@@ -125,11 +128,9 @@ async fn forbidden_secret_watch_makes_the_replica_unready_until_granted() {
     )
     .await;
     bind(&client, &other.name, "secrets", &home.name, sa).await;
-    wait_until(
-        Duration::from_secs(90),
-        "ready after the grant",
-        || async { (readyz(&ctl).await == Some(200)).then_some(()) },
-    )
+    wait_until(Duration::from_secs(90), "ready after the grant", || async {
+        (readyz(&ctl).await == Some(200)).then_some(())
+    })
     .await;
     let _ = std::fs::remove_file(&kc);
 }
