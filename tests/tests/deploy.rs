@@ -407,7 +407,7 @@ fn chart_defaults_render_deploy_controller_yaml() {
     for d in docs.iter().filter(|d| {
         !matches!(
             d["kind"].as_str(),
-            Some("ClusterRole" | "ClusterRoleBinding")
+            Some("ClusterRole" | "ClusterRoleBinding" | "ValidatingWebhookConfiguration")
         )
     }) {
         assert_eq!(d["metadata"]["namespace"], "security", "{}", object_key(d));
@@ -430,7 +430,7 @@ fn deploy_controller_yaml_is_consistent() {
     for d in &docs {
         if !matches!(
             d["kind"].as_str(),
-            Some("ClusterRole" | "ClusterRoleBinding")
+            Some("ClusterRole" | "ClusterRoleBinding" | "ValidatingWebhookConfiguration")
         ) {
             assert_eq!(
                 d["metadata"]["namespace"],
@@ -486,7 +486,8 @@ fn deploy_controller_yaml_is_consistent() {
     assert_eq!(
         c["ports"],
         json!([{"name": "http", "containerPort": 8080, "protocol": "TCP"},
-               {"name": "metrics", "containerPort": 8081, "protocol": "TCP"}])
+               {"name": "metrics", "containerPort": 8081, "protocol": "TCP"},
+               {"name": "webhook", "containerPort": 9443, "protocol": "TCP"}])
     );
     assert_eq!(
         c["livenessProbe"]["httpGet"],
@@ -886,7 +887,12 @@ fn chart_options_render_the_matching_flags_and_rbac() {
     let kinds: BTreeSet<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
     assert_eq!(
         kinds,
-        BTreeSet::from(["Deployment", "PodDisruptionBudget", "Service"])
+        BTreeSet::from([
+            "Deployment",
+            "PodDisruptionBudget",
+            "Service",
+            "ValidatingWebhookConfiguration"
+        ])
     );
     assert_eq!(
         the(&docs, "Deployment", "sealed-secrets-controller")["spec"]["template"]["spec"]["serviceAccountName"],

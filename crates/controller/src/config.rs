@@ -238,6 +238,53 @@ pub struct Flags {
     )]
     pub listen_metrics_addr: String,
 
+    /// Validating admission webhook listen address (HTTPS); empty disables the webhook.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_WEBHOOK_LISTEN_ADDR",
+        default_value = ":9443"
+    )]
+    pub webhook_listen_addr: String,
+
+    /// The ValidatingWebhookConfiguration whose `caBundle` the controller keeps up to date.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_WEBHOOK_CONFIGURATION_NAME",
+        default_value = "sealed-secrets-controller"
+    )]
+    pub webhook_configuration_name: String,
+
+    /// The Secret (in the controller's namespace) holding the webhook's CA and serving
+    /// certificate.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_WEBHOOK_TLS_SECRET",
+        default_value = "sealed-secrets-webhook-tls"
+    )]
+    pub webhook_tls_secret: String,
+
+    /// The Service through which the API server reaches the webhook (DNS names of the
+    /// serving certificate).
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_WEBHOOK_SERVICE_NAME",
+        default_value = "sealed-secrets-controller"
+    )]
+    pub webhook_service_name: String,
+
+    /// Admission checks per second allowed per requesting user; over it, objects are admitted
+    /// unchecked (with a warning). 0 disables the limit.
+    #[arg(long, env = "SEALED_SECRETS_WEBHOOK_RATE_LIMIT", default_value_t = 20)]
+    pub webhook_rate_limit: u32,
+
+    /// Burst of admission checks per requesting user.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_WEBHOOK_RATE_LIMIT_BURST",
+        default_value_t = 100
+    )]
+    pub webhook_rate_limit_burst: u32,
+
     /// HTTP read timeout.
     #[arg(long, env = "SEALED_SECRETS_READ_TIMEOUT", default_value = "2m", value_parser = parse_duration)]
     pub read_timeout: Duration,
@@ -417,6 +464,9 @@ impl Flags {
         parse_kv_list(&self.privatekey_labels)?;
         socket_addr(&self.listen_addr)?;
         socket_addr(&self.listen_metrics_addr)?;
+        if !self.webhook_listen_addr.is_empty() {
+            socket_addr(&self.webhook_listen_addr)?;
+        }
         if self.leader_elect {
             let (d, r, p) = (
                 self.leader_elect_lease_duration,

@@ -3,7 +3,8 @@
 //! `/v1/verify` and `/v1/rotate` decrypt attacker-chosen input, so both are rate-limited per
 //! client **address** (never by a header the client controls), their bodies are capped, and
 //! every kind of unsealing failure gets the same answer (409, empty body). Neither endpoint
-//! renders `spec.template.data`: verify only checks that every item opens, rotate re-encrypts
+//! renders `spec.template.data`: verify checks that every item opens and every template parses
+//! (`core::validate`, shared with the admission webhook), rotate re-encrypts
 //! the items and copies the template unchanged. At most `--max-inflight` of them do decryption
 //! work at once; the others wait up to `--inflight-wait`, then get 503 with `Retry-After`.
 //! Unknown paths and methods are answered (404/405) without spending the rate-limit bucket.
@@ -21,7 +22,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use sealed_secrets_core::unseal::verify as verify_items;
+use sealed_secrets_core::validate::validate;
 use sealed_secrets_core::{PrivateKey, SealedSecret, UnsealOptions, codec, reencrypt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::info;
@@ -46,14 +47,14 @@ impl Readiness {
 }
 
 /// A per-client token bucket (rate per second, burst), like upstream's GCRA limiter but keyed
-/// by the peer address.
-pub struct RateLimiter {
+/// by the peer address (the admission webhook keys it by the requesting user).
+pub struct RateLimiter<K = IpAddr> {
     rate: f64,
     burst: f64,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    buckets: Mutex<HashMap<K, (f64, Instant)>>,
 }
 
-impl RateLimiter {
+impl<K: std::hash::Hash + Eq> RateLimiter<K> {
     const MAX_CLIENTS: usize = 65_536;
 
     pub fn new(rate: u32, burst: u32) -> Self {
@@ -65,7 +66,7 @@ impl RateLimiter {
     }
 
     /// Takes one token for `ip`; `Err(wait)` when none is left.
-    pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+    pub fn check(&self, ip: K, now: Instant) -> Result<(), Duration> {
         if self.rate <= 0.0 {
             return Ok(());
         }
@@ -358,7 +359,9 @@ async fn verify(
         "/v1/verify",
         peer,
         body,
-        move |ss| match verify_items(&ss, &keys, opts) {
+        // The same decision as the admission webhook (`core::validate`): every item opens under
+        // the object's label and every template parses.
+        move |ss| match validate(&ss, &keys, &[], opts) {
             Ok(_) => Outcome::Ok(None),
             Err(_) => Outcome::Conflict,
         },

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod ratelimit;
 pub mod reconcile;
 pub mod server;
+pub mod webhook;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,8 +41,17 @@ use crate::reconcile::Context;
 /// The whole program: parse flags (and `SEALED_SECRETS_*`), log, run until a signal.
 /// Returns the process exit code. Shared by the binary and the e2e test harness.
 pub fn main_entry() -> i32 {
+    main_entry_from(std::env::args_os())
+}
+
+/// [`main_entry`] with the given command line (first item: the program name).
+pub fn main_entry_from<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     use clap::Parser;
-    let flags = Flags::parse();
+    let flags = Flags::parse_from(args);
     if flags.version {
         println!("controller version: {}", env!("CARGO_PKG_VERSION"));
         return 0;
@@ -265,6 +275,47 @@ pub async fn run(flags: Flags) -> Result<()> {
         stop_rx.clone(),
     ));
 
+    // The admission webhook: every replica serves it (HTTPS) and keeps its certificate.
+    let webhook_tasks = if flags.webhook_listen_addr.is_empty() {
+        None
+    } else {
+        let addr = config::socket_addr(&flags.webhook_listen_addr).map_err(|e| anyhow!(e))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (--webhook-listen-addr)"))?;
+        info!(addr = %listener.local_addr()?, "admission webhook listening");
+        let slot = Arc::new(webhook::CertSlot::default());
+        let acceptor = webhook::acceptor(slot.clone())?;
+        let state = Arc::new(webhook::WebhookState {
+            keys: keys.clone(),
+            unseal_options,
+            cutoff,
+            limiter: RateLimiter::new(flags.webhook_rate_limit, flags.webhook_rate_limit_burst),
+            inflight: http::Inflight::new(flags.max_inflight, flags.inflight_wait),
+        });
+        let cfg = webhook::CertConfig {
+            namespace: namespace.clone(),
+            secret_name: flags.webhook_tls_secret.clone(),
+            configuration_name: flags.webhook_configuration_name.clone(),
+            hosts: webhook::hosts(&flags.webhook_service_name, &namespace),
+        };
+        Some((
+            tokio::spawn(webhook::maintain(
+                client.clone(),
+                cfg,
+                slot,
+                stop_rx.clone(),
+            )),
+            tokio::spawn(server::serve_tls(
+                listener,
+                webhook::router(state),
+                serve_opts,
+                stop_rx.clone(),
+                acceptor,
+            )),
+        ))
+    };
+
     // SIGUSR1 (force a new key) must never kill a replica that does not lead right now.
     #[cfg(unix)]
     let _usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).ok();
@@ -326,6 +377,10 @@ pub async fn run(flags: Flags) -> Result<()> {
     key_task.abort();
     let _ = http_task.await;
     let _ = metrics_task.await;
+    if let Some((cert_task, serve_task)) = webhook_tasks {
+        let _ = serve_task.await;
+        let _ = cert_task.await;
+    }
     Ok(())
 }
 

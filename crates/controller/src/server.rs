@@ -84,7 +84,29 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     opts: ServeOptions,
+    stop: watch::Receiver<bool>,
+) {
+    serve_with(listener, app, opts, stop, None).await;
+}
+
+/// Like [`serve`], over TLS (the admission webhook): the handshake must end within
+/// `--header-read-timeout` (10 s when that is zero).
+pub async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    opts: ServeOptions,
+    stop: watch::Receiver<bool>,
+    tls: tokio_rustls::TlsAcceptor,
+) {
+    serve_with(listener, app, opts, stop, Some(tls)).await;
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    app: Router,
+    opts: ServeOptions,
     mut stop: watch::Receiver<bool>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     let max = opts.max_connections.clamp(1, MAX_CONNECTIONS_CAP);
     let slots = Arc::new(Semaphore::new(max));
@@ -123,26 +145,30 @@ pub async fn serve(
             () = stopped(&mut stop) => break,
         };
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(WriteTimeout::new(stream, opts.write_timeout));
+        let stream = WriteTimeout::new(stream, opts.write_timeout);
         let svc = ConnService {
             router: app.clone(),
             peer,
             served: AtomicU64::new(0),
         };
-        let conn = builder.serve_connection(io, svc);
-        let mut close = close_rx.clone();
+        let close = close_rx.clone();
+        let builder = builder.clone();
+        let tls = tls.clone();
+        let handshake = if opts.header_read_timeout.is_zero() {
+            Duration::from_secs(10)
+        } else {
+            opts.header_read_timeout
+        };
         tokio::spawn(async move {
             let _slot = permit;
-            let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                res = conn.as_mut() => {
-                    if let Err(e) = res {
-                        debug!(peer = %peer, error = %e, "connection closed");
+            match tls {
+                None => drive(&builder, TokioIo::new(stream), svc, close, peer).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => drive(&builder, TokioIo::new(s), svc, close, peer).await,
+                        Ok(Err(e)) => debug!(peer = %peer, error = %e, "TLS handshake failed"),
+                        Err(_) => debug!(peer = %peer, "TLS handshake timed out"),
                     }
-                }
-                () = stopped(&mut close) => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
                 }
             }
         });
@@ -152,6 +178,31 @@ pub async fn serve(
     // Every open connection holds a slot: all slots back means all connections are done.
     let all = u32::try_from(max).unwrap_or(u32::MAX);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all)).await;
+}
+
+/// Serves one connection until it ends, or until `close` says true (then gracefully).
+async fn drive<I>(
+    builder: &http1::Builder,
+    io: I,
+    svc: ConnService,
+    mut close: watch::Receiver<bool>,
+    peer: SocketAddr,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let conn = builder.serve_connection(io, svc);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => {
+            if let Err(e) = res {
+                debug!(peer = %peer, error = %e, "connection closed");
+            }
+        }
+        () = stopped(&mut close) => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }
 
 /// Resolves once `rx` says true or its sender is gone (the borrow is not held).

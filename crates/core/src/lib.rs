@@ -18,6 +18,7 @@ pub mod syncmac;
 pub use gotemplate as template;
 pub mod types;
 pub mod unseal;
+pub mod validate;
 
 pub use crypto::{DecryptError, EncryptError, hybrid_decrypt, hybrid_decrypt_any, hybrid_encrypt};
 pub use keys::{Backend, Certificate, KeyError, PrivateKey, PublicKey};

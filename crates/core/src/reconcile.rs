@@ -1,11 +1,12 @@
 //! The decisions of a reconcile, free of I/O: how an unsealed Secret is merged into an existing
-//! one (`managed` / `patch` semantics), and when the `Synced` condition must be written.
+//! one (`managed` / `patch` semantics), and when the status (`Synced` and `Ready` conditions,
+//! `observedGeneration`) must be written.
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::annotations::{MANAGED, PATCH};
-use crate::types::{CONDITION_SYNCED, SealedSecretCondition, SealedSecretStatus};
+use crate::types::{CONDITION_READY, CONDITION_SYNCED, SealedSecretCondition, SealedSecretStatus};
 
 /// What to do with the Secret.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,8 +130,20 @@ pub const IMMUTABLE_SUFFIX: &str = "field is immutable when `immutable` is set";
 pub const IMMUTABLE_MESSAGE: &str = "the Secret is immutable (`immutable: true`) and its data changed: \
 Kubernetes does not allow this. Delete the Secret so the controller can recreate it with the new data";
 
-/// The `Synced` condition after a reconcile, or `None` when nothing needs writing
-/// (same status, same message, same observed generation): status writes never loop.
+/// The reason of the `Ready` condition when the Secret is in sync.
+pub const READY_REASON_SUCCEEDED: &str = "Succeeded";
+
+/// The status after a reconcile, or `None` when nothing needs writing (same outcome, same
+/// message, same observed generation, both conditions present): status writes never loop.
+///
+/// The contract GitOps tools rely on (README, "Status contract"):
+///
+/// - exactly one `Synced` condition, first in the list, `"True"` or `"False"` (with the
+///   error's category as `reason` and a message naming the failing items, never content);
+/// - exactly one `Ready` condition (kstatus) with the same status;
+/// - `observedGeneration` is the generation this outcome was computed for, after every
+///   reconcile, whether or not the outcome changed;
+/// - `lastTransitionTime` of a condition moves only when its status changes.
 pub fn next_status(
     current: Option<&SealedSecretStatus>,
     generation: Option<i64>,
@@ -141,43 +154,73 @@ pub fn next_status(
         Ok(()) => ("True", None, None),
         Err((reason, message)) => ("False", Some(reason.to_string()), Some(message.to_string())),
     };
-    let old = current
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|c| c.iter().find(|c| c.type_ == CONDITION_SYNCED));
+    let old_conditions = current.and_then(|s| s.conditions.as_deref()).unwrap_or(&[]);
+    let find = |t: &str| old_conditions.iter().find(|c| c.type_ == t);
+    let synced = condition(
+        find(CONDITION_SYNCED),
+        CONDITION_SYNCED,
+        status,
+        reason.clone(),
+        message.clone(),
+        &now,
+    );
+    let ready = condition(
+        find(CONDITION_READY),
+        CONDITION_READY,
+        status,
+        Some(reason.unwrap_or_else(|| READY_REASON_SUCCEEDED.to_string())),
+        message,
+        &now,
+    );
     let observed = current.and_then(|s| s.observed_generation);
-    if let Some(old) = old
-        && old.status == status
-        && old.message == message
-        && old.reason == reason
-        && observed == generation
+    let one_each = |t: &str| old_conditions.iter().filter(|c| c.type_ == t).count() == 1;
+    if observed == generation
+        && one_each(CONDITION_SYNCED)
+        && one_each(CONDITION_READY)
+        && [&synced, &ready].iter().all(|new| {
+            find(&new.type_).is_some_and(|old| {
+                old.status == new.status && old.reason == new.reason && old.message == new.message
+            })
+        })
     {
         return None;
     }
-    let transition = match old {
-        Some(o) if o.status == status => o.last_transition_time.clone().or(Some(now.clone())),
-        _ => Some(now.clone()),
-    };
-    let mut conditions: Vec<SealedSecretCondition> = current
-        .and_then(|s| s.conditions.clone())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| c.type_ != CONDITION_SYNCED)
-        .collect();
-    conditions.insert(
-        0,
-        SealedSecretCondition {
-            type_: CONDITION_SYNCED.to_string(),
-            status: status.to_string(),
-            last_update_time: Some(now),
-            last_transition_time: transition,
-            reason,
-            message,
-        },
+    // `Synced` first (the printer columns read `conditions[0]`), `Ready` second, then any
+    // other condition someone else wrote.
+    let mut conditions = vec![synced, ready];
+    conditions.extend(
+        old_conditions
+            .iter()
+            .filter(|c| c.type_ != CONDITION_SYNCED && c.type_ != CONDITION_READY)
+            .cloned(),
     );
     Some(SealedSecretStatus {
         observed_generation: generation,
         conditions: Some(conditions),
     })
+}
+
+/// One condition after a reconcile: the transition time is kept while the status stays.
+fn condition(
+    old: Option<&SealedSecretCondition>,
+    type_: &str,
+    status: &str,
+    reason: Option<String>,
+    message: Option<String>,
+    now: &Time,
+) -> SealedSecretCondition {
+    let transition = match old {
+        Some(o) if o.status == status => o.last_transition_time.clone().or(Some(now.clone())),
+        _ => Some(now.clone()),
+    };
+    SealedSecretCondition {
+        type_: type_.to_string(),
+        status: status.to_string(),
+        last_update_time: Some(now.clone()),
+        last_transition_time: transition,
+        reason,
+        message,
+    }
 }
 
 #[cfg(test)]
@@ -338,5 +381,93 @@ mod tests {
         // Success clears the message.
         let ok = next_status(Some(&failed), Some(2), Ok(()), t(60)).unwrap();
         assert!(ok.conditions.as_ref().unwrap()[0].message.is_none());
+    }
+
+    fn cond<'a>(s: &'a SealedSecretStatus, t: &str) -> Vec<&'a SealedSecretCondition> {
+        s.conditions
+            .as_ref()
+            .unwrap()
+            .iter()
+            .filter(|c| c.type_ == t)
+            .collect()
+    }
+
+    #[test]
+    fn ready_mirrors_synced_and_keeps_its_transition_time() {
+        let first = next_status(None, Some(1), Err(("unseal", "no key (a)")), t(10)).unwrap();
+        let types: Vec<_> = first
+            .conditions
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|c| c.type_.as_str())
+            .collect();
+        assert_eq!(types, ["Synced", "Ready"], "Synced first, one of each");
+        let r = cond(&first, "Ready")[0];
+        assert_eq!(r.status, "False");
+        assert_eq!(r.reason.as_deref(), Some("unseal"));
+        assert_eq!(r.message.as_deref(), Some("no key (a)"));
+        // Fixed by a new spec: both True at the new generation, no stale message.
+        let fixed = next_status(Some(&first), Some(2), Ok(()), t(20)).unwrap();
+        assert_eq!(fixed.observed_generation, Some(2));
+        for c in fixed.conditions.as_ref().unwrap() {
+            assert_eq!(c.status, "True", "{c:?}");
+            assert_eq!(c.last_transition_time, Some(t(20)));
+        }
+        assert!(cond(&fixed, "Synced")[0].message.is_none());
+        assert_eq!(
+            cond(&fixed, "Ready")[0].reason.as_deref(),
+            Some(READY_REASON_SUCCEEDED)
+        );
+        // An unchanged outcome at a new generation moves observedGeneration only.
+        let g3 = next_status(Some(&fixed), Some(3), Ok(()), t(30)).unwrap();
+        assert_eq!(g3.observed_generation, Some(3));
+        for c in g3.conditions.as_ref().unwrap() {
+            assert_eq!(c.last_transition_time, Some(t(20)), "{c:?}");
+        }
+        assert!(next_status(Some(&g3), Some(3), Ok(()), t(40)).is_none());
+    }
+
+    #[test]
+    fn status_written_by_an_older_controller_is_completed() {
+        // Upstream (and our earlier versions) wrote only `Synced`: add `Ready` once.
+        let old = SealedSecretStatus {
+            observed_generation: Some(1),
+            conditions: Some(vec![SealedSecretCondition {
+                type_: "Synced".into(),
+                status: "True".into(),
+                last_transition_time: Some(t(5)),
+                ..Default::default()
+            }]),
+        };
+        let next = next_status(Some(&old), Some(1), Ok(()), t(10)).unwrap();
+        assert_eq!(cond(&next, "Synced")[0].last_transition_time, Some(t(5)));
+        assert_eq!(cond(&next, "Ready").len(), 1);
+        // Duplicated conditions (someone else's patch) are collapsed to one each.
+        let mut dup = next.clone();
+        let extra = dup.conditions.as_ref().unwrap()[0].clone();
+        dup.conditions.as_mut().unwrap().push(extra);
+        let fixed = next_status(Some(&dup), Some(1), Ok(()), t(20)).unwrap();
+        assert_eq!(cond(&fixed, "Synced").len(), 1);
+        // A foreign condition is kept, after ours.
+        let mut foreign = fixed.clone();
+        foreign
+            .conditions
+            .as_mut()
+            .unwrap()
+            .push(SealedSecretCondition {
+                type_: "Other".into(),
+                status: "True".into(),
+                ..Default::default()
+            });
+        let next = next_status(Some(&foreign), Some(2), Ok(()), t(30)).unwrap();
+        let types: Vec<_> = next
+            .conditions
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|c| c.type_.as_str())
+            .collect();
+        assert_eq!(types, ["Synced", "Ready", "Other"]);
     }
 }

@@ -103,8 +103,11 @@ pub struct SealedSecretCondition {
     pub message: Option<String>,
 }
 
-/// The only condition type.
+/// The condition Argo CD reads (upstream's condition type).
 pub const CONDITION_SYNCED: &str = "Synced";
+
+/// The kstatus-style condition (Flux's health checks): mirrors `Synced`.
+pub const CONDITION_READY: &str = "Ready";
 
 impl SealedSecret {
     /// The `Synced` condition, if any.
