@@ -75,6 +75,19 @@ pub struct Flags {
     #[arg(long, env = "SEALED_SECRETS_KEY_CUTOFF_TIME", default_value = "")]
     pub key_cutoff_time: String,
 
+    /// Minimum key: keys older than this time (RFC1123Z, `date -R`; by the
+    /// `--key-order-priority` time) are not used to unseal; SealedSecrets that need one get
+    /// Synced=False and must be re-encrypted. Empty: no minimum.
+    #[arg(long, env = "SEALED_SECRETS_KEY_MIN_TIME", default_value = "")]
+    pub key_min_time: String,
+
+    /// With `--key-min-time`: keep unsealing with older keys, but report (Warning Event
+    /// `KeyBelowMinimum`, log line) every SealedSecret that enforcing would fail.
+    #[arg(long, env = "SEALED_SECRETS_KEY_MIN_TIME_WARN_ONLY", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_parser = BoolishValueParser::new())]
+    pub key_min_time_warn_only: bool,
+
     /// Accept deprecated v1 data field.
     #[arg(long, env = "SEALED_SECRETS_ACCEPT_DEPRECATED_V1_DATA", action = ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true",

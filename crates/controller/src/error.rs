@@ -34,6 +34,10 @@ pub enum Error {
     /// Writing the status failed.
     #[error("cannot write status: {0}")]
     Status(#[source] kube::Error),
+    /// Items open only with keys older than `--key-min-time` (the message names the items
+    /// and the keys' fingerprints).
+    #[error("{0}")]
+    KeyBelowMinimum(String),
 }
 
 impl Error {
@@ -49,13 +53,16 @@ impl Error {
             Error::NoKeys => "keys",
             Error::Status(_) => "status",
             Error::NotLeader(_) => "leader",
+            Error::KeyBelowMinimum(_) => "key-below-minimum",
         }
     }
 
     /// The Event reason, as upstream: unsealing failures vs. everything about the Secret.
     pub fn event_reason(&self) -> &'static str {
         match self {
-            Error::Unseal(_) | Error::NoKeys | Error::Invalid(_) => "ErrUnsealFailed",
+            Error::Unseal(_) | Error::NoKeys | Error::Invalid(_) | Error::KeyBelowMinimum(_) => {
+                "ErrUnsealFailed"
+            }
             _ => "ErrUpdateFailed",
         }
     }
@@ -63,7 +70,7 @@ impl Error {
     /// The Event note, as upstream (`Failed to unseal: …`).
     pub fn event_message(&self) -> String {
         match self {
-            Error::Unseal(_) | Error::NoKeys | Error::Invalid(_) => {
+            Error::Unseal(_) | Error::NoKeys | Error::Invalid(_) | Error::KeyBelowMinimum(_) => {
                 format!("Failed to unseal: {self}")
             }
             _ => self.to_string(),

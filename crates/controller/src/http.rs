@@ -130,6 +130,8 @@ pub struct ApiState {
     pub limiter: RateLimiter,
     pub unseal_options: UnsealOptions,
     pub inflight: Inflight,
+    /// `--key-min-time`, to mark keys below it in `/v1/keys`.
+    pub min_key: Option<std::time::SystemTime>,
 }
 
 /// The API router (`--listen-addr`). `timeout` bounds each request, body read included.
@@ -142,6 +144,7 @@ pub fn api_router(state: Arc<ApiState>, timeout: Duration) -> Router {
         .route("/v1/rotate", post(rotate).route_layer(limit()))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .route("/v1/cert.pem", get(cert))
+        .route("/v1/keys", get(keys))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -248,6 +251,14 @@ async fn cert(State(state): State<Arc<ApiState>>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// `GET /v1/keys`: the loaded keys as public facts (fingerprint, key Secret name, creation
+/// and NotBefore times, which one seals, which are below `--key-min-time`), newest first.
+/// Not in upstream; `kubeseal --key-usage` reads it.
+async fn keys(State(state): State<Arc<ApiState>>) -> Response {
+    let body = serde_json::to_string(&state.keys.describe(state.min_key)).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn parse_body(body: &[u8]) -> Result<SealedSecret, String> {
@@ -430,6 +441,7 @@ mod tests {
             limiter: RateLimiter::new(rate, burst),
             unseal_options: UnsealOptions::default(),
             inflight: Inflight::new(inflight, Duration::from_millis(50)),
+            min_key: None,
         })
     }
 

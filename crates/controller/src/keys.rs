@@ -272,6 +272,36 @@ impl KeyRegistry {
             .cloned()
     }
 
+    /// The configured key ordering (`--key-order-priority`).
+    pub fn order(&self) -> KeyOrderPriority {
+        self.order
+    }
+
+    /// The loaded keys as public facts (`/v1/keys`), newest first; `min` is
+    /// `--key-min-time`.
+    pub fn describe(
+        &self,
+        min: Option<SystemTime>,
+    ) -> Vec<sealed_secrets_core::keyusage::ActiveKey> {
+        let unix = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .ok()
+                .and_then(|d| i64::try_from(d.as_secs()).ok())
+        };
+        self.snapshot()
+            .iter()
+            .enumerate()
+            .map(|(i, e)| sealed_secrets_core::keyusage::ActiveKey {
+                fingerprint: e.key.fingerprint().to_string(),
+                secret: e.secret_name.clone(),
+                created_unix: e.created.and_then(unix),
+                not_before_unix: unix(e.cert.not_before()),
+                sealing: i == 0,
+                below_minimum: min.is_some_and(|m| e.order_time(self.order) < m),
+            })
+            .collect()
+    }
+
     /// Items decrypted by each key, by fingerprint (for metrics).
     pub fn usage(&self) -> BTreeMap<String, (String, u64)> {
         self.snapshot()

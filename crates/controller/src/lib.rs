@@ -200,6 +200,12 @@ impl WatchHealth {
 pub async fn run(flags: Flags) -> Result<()> {
     flags.validate().map_err(|e| anyhow!(e))?;
     let cutoff = keys::parse_cutoff(&flags.key_cutoff_time).map_err(|e| anyhow!(e))?;
+    let min_key = keys::parse_cutoff(&flags.key_min_time)
+        .map_err(|e| anyhow!(e.replace("--key-cutoff-time", "--key-min-time")))?
+        .map(|time| reconcile::MinKey {
+            time,
+            warn_only: flags.key_min_time_warn_only,
+        });
     let client = client(&flags).await?;
     let namespace = own_namespace(flags.namespace.as_deref());
     let metrics = Arc::new(Metrics::new());
@@ -247,6 +253,7 @@ pub async fn run(flags: Flags) -> Result<()> {
         limiter: RateLimiter::new(flags.rate_limit, flags.rate_limit_burst),
         unseal_options,
         inflight: http::Inflight::new(flags.max_inflight, flags.inflight_wait),
+        min_key: min_key.map(|m| m.time),
     });
     let api_addr = config::socket_addr(&flags.listen_addr).map_err(|e| anyhow!(e))?;
     let metrics_addr = config::socket_addr(&flags.listen_metrics_addr).map_err(|e| anyhow!(e))?;
@@ -354,7 +361,8 @@ pub async fn run(flags: Flags) -> Result<()> {
             flags.update_status,
             flags.max_unseal_retries,
         )
-        .with_fence(fence.clone()),
+        .with_fence(fence.clone())
+        .with_min_key(min_key),
     );
     let supervisor = tokio::spawn(lead(
         shared.clone(),
@@ -455,6 +463,7 @@ async fn lead(
         }
         shared.health.forget_prefix(&shared.ready, "leader:");
         shared.metrics.pending.set(0);
+        shared.metrics.forget_all_keys();
         shared.metrics.leader.set(0);
     }
 }
@@ -481,54 +490,85 @@ async fn shutdown_signal() {
     }
 }
 
-/// Keeps the registry equal to the active key Secrets (plus the legacy `<prefix>` Secret).
+/// An event of one of the two key watches.
+enum KeyWatch {
+    Labelled(Result<watcher::Event<Secret>, watcher::Error>),
+    Legacy(Result<watcher::Event<Secret>, watcher::Error>),
+}
+
+/// Keeps the registry equal to the active key Secrets plus the legacy pre-0.9 Secret named
+/// exactly `<prefix>`: both are watched, so adding, changing or deleting either applies at once.
 async fn watch_keys(shared: Arc<Shared>) {
     let api: Api<Secret> = Api::namespaced(shared.client.clone(), &shared.namespace);
     let wc = watcher::Config::default().labels(&keys::active_selector());
     let (reader, writer) = reflector::store::<Secret>();
-    let stream = reflector::reflector(writer, watcher(api.clone(), wc)).default_backoff();
+    let labelled = reflector::reflector(writer, watcher(api.clone(), wc))
+        .default_backoff()
+        .map(KeyWatch::Labelled);
+    let legacy_wc =
+        watcher::Config::default().fields(&format!("metadata.name={}", shared.flags.key_prefix));
+    let (legacy_reader, legacy_writer) = reflector::store::<Secret>();
+    let legacy = reflector::reflector(legacy_writer, watcher(api.clone(), legacy_wc))
+        .default_backoff()
+        .map(KeyWatch::Legacy);
+    let stream = futures::stream::select(labelled, legacy);
     futures::pin_mut!(stream);
     let mut synced = false;
+    let mut legacy_synced = false;
     let mut reported: BTreeMap<String, String> = BTreeMap::new();
     while let Some(ev) = stream.next().await {
-        match ev {
-            Ok(watcher::Event::InitDone) => synced = true,
-            Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => continue,
-            Ok(_) => {}
-            Err(e) => {
-                // A replica that cannot see its keys cannot serve them: unready until the
-                // watch works again, with the missing permission named.
-                shared.health.failed(
-                    &shared.ready,
-                    "key Secrets",
-                    "secrets",
-                    Some(&shared.namespace),
-                    &e,
-                );
-                continue;
+        let labelled_ev = match ev {
+            KeyWatch::Labelled(ev) => Some(ev),
+            KeyWatch::Legacy(ev) => {
+                match ev {
+                    Ok(watcher::Event::InitDone) => legacy_synced = true,
+                    Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => continue,
+                    Ok(_) => {}
+                    Err(e) => {
+                        // Not fatal (the labelled keys are loaded), but an operator must know:
+                        // a forbidden or failing watch hides the legacy key.
+                        warn!(secret = %shared.flags.key_prefix, category = "keys", error = %e,
+                            "cannot watch the legacy key Secret");
+                        if legacy_synced {
+                            continue;
+                        }
+                        legacy_synced = true;
+                    }
+                }
+                None
             }
+        };
+        if let Some(ev) = labelled_ev {
+            match ev {
+                Ok(watcher::Event::InitDone) => synced = true,
+                Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    // A replica that cannot see its keys cannot serve them: unready until the
+                    // watch works again, with the missing permission named.
+                    shared.health.failed(
+                        &shared.ready,
+                        "key Secrets",
+                        "secrets",
+                        Some(&shared.namespace),
+                        &e,
+                    );
+                    continue;
+                }
+            }
+            shared.health.ok(&shared.ready, "key Secrets");
         }
-        shared.health.ok(&shared.ready, "key Secrets");
-        if !synced {
+        if !synced || !legacy_synced {
             continue;
         }
         let mut secrets: Vec<Secret> = reader.state().iter().map(|s| (**s).clone()).collect();
         // The pre-0.9 single key, named exactly like the prefix, if it exists.
-        match api.get_opt(&shared.flags.key_prefix).await {
-            Ok(Some(legacy)) => {
-                if !secrets
-                    .iter()
-                    .any(|s| s.metadata.uid == legacy.metadata.uid)
-                {
-                    secrets.push(legacy);
-                }
-            }
-            Ok(None) => {}
-            Err(e) => {
-                // Not fatal (the labelled keys are loaded), but an operator must know: a
-                // forbidden or failing read hides the legacy key.
-                warn!(secret = %shared.flags.key_prefix, category = "keys", error = %e,
-                    "cannot read the legacy key Secret");
+        for legacy in legacy_reader.state() {
+            if !secrets
+                .iter()
+                .any(|s| s.metadata.uid == legacy.metadata.uid)
+            {
+                secrets.push((*legacy).clone());
             }
         }
         let errors = shared.keys.replace_from_secrets(&secrets);
@@ -830,13 +870,25 @@ async fn run_controller(
                 e,
             ),
         })
-        .inspect_ok(move |ev| {
-            if let watcher::Event::Delete(ss) = ev {
+        .inspect_ok(move |ev| match ev {
+            watcher::Event::Delete(ss) => {
                 forget_ctx.forget(ss);
                 if old_gc {
                     tokio::spawn(delete_owned_secret(gc_client.clone(), ss.clone()));
                 }
             }
+            // Per-key counts come back from each object's status.keys on the initial list,
+            // before (and without) any re-verification or decryption.
+            watcher::Event::Apply(ss) | watcher::Event::InitApply(ss) => {
+                if let Some(rec) = sealed_secrets_core::keyusage::recorded(ss) {
+                    forget_ctx.metrics.seed_keys(
+                        &ss.namespace().unwrap_or_default(),
+                        &ss.name_any(),
+                        rec,
+                    );
+                }
+            }
+            _ => {}
         })
         .filter(move |ev| {
             let pass = match ev {
@@ -974,12 +1026,11 @@ async fn run_controller(
         .await;
 }
 
-/// True if the status says the object was synced successfully at its current generation.
+/// True if the status says the object was synced successfully at its current generation and
+/// records the keys its items need (objects synced before that record existed are decrypted
+/// once more to get it).
 fn is_steady(ss: &SealedSecret) -> bool {
-    ss.status
-        .as_ref()
-        .is_some_and(|s| s.observed_generation == ss.metadata.generation)
-        && ss.synced_condition().is_some_and(|c| c.status == "True")
+    sealed_secrets_core::keyusage::is_current(ss)
 }
 
 /// Re-verifies steady objects of an initial list a few at a time (see

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use sealed_secrets_core::SealedSecretKeyUsage;
+
 use axum::http::Method;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -91,6 +93,7 @@ pub struct Metrics {
     pub in_flight: Gauge,
     pub key_items: Family<KeyLabels, Gauge>,
     pub key_sealedsecrets: Family<KeyLabels, Gauge>,
+    pub key_sealedsecret_items: Family<KeyLabels, Gauge>,
     pub keys_loaded: Gauge,
     pub key_errors: Counter,
     /// 1 while this replica holds the leader Lease (or leader election is off), else 0.
@@ -99,8 +102,9 @@ pub struct Metrics {
     pub decryptions: Counter,
     /// SealedSecrets found in sync by the MAC on their Secret, without decrypting.
     pub verified_without_decrypting: Counter,
-    /// SealedSecret (ns/name) → fingerprint of the key that unsealed it last.
-    last_key: Mutex<BTreeMap<String, String>>,
+    /// SealedSecret (ns/name) → the keys its items need (from its last successful unseal, or
+    /// from its `status.keys` until it is unsealed again).
+    needs: Mutex<BTreeMap<String, Vec<SealedSecretKeyUsage>>>,
 }
 
 impl Metrics {
@@ -178,8 +182,14 @@ impl Metrics {
         let key_sealedsecrets = Family::<KeyLabels, Gauge>::default();
         registry.register(
             "key_sealedsecrets",
-            "SealedSecrets last unsealed with each key (a key at 0 for long is a clean-up candidate)",
+            "SealedSecrets with at least one item that needs each key (every item counted; see README: retiring a key)",
             key_sealedsecrets.clone(),
+        );
+        let key_sealedsecret_items = Family::<KeyLabels, Gauge>::default();
+        registry.register(
+            "key_sealedsecret_items",
+            "Items of SealedSecrets that need each key",
+            key_sealedsecret_items.clone(),
         );
         let keys_loaded = Gauge::default();
         registry.register("keys_loaded", "Sealing keys loaded", keys_loaded.clone());
@@ -219,12 +229,13 @@ impl Metrics {
             in_flight,
             key_items,
             key_sealedsecrets,
+            key_sealedsecret_items,
             keys_loaded,
             key_errors,
             leader,
             decryptions,
             verified_without_decrypting,
-            last_key: Mutex::new(BTreeMap::new()),
+            needs: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -256,48 +267,71 @@ impl Metrics {
             condition: "Synced".into(),
             ss_app_kubernetes_io_instance: instance.into(),
         });
-        let mut map = self
-            .last_key
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.remove(&format!("{namespace}/{name}"));
+        self.needs().remove(&format!("{namespace}/{name}"));
     }
 
-    /// Records which key unsealed a SealedSecret.
-    pub fn record_key(&self, namespace: &str, name: &str, fingerprint: &str) {
-        let mut map = self
-            .last_key
+    fn needs(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<SealedSecretKeyUsage>>> {
+        self.needs
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.insert(format!("{namespace}/{name}"), fingerprint.to_string());
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Refreshes the per-key gauges from the registry's counters and the last-key map.
+    /// Records the keys a SealedSecret's items needed when it was just unsealed.
+    pub fn record_keys(&self, namespace: &str, name: &str, record: &[SealedSecretKeyUsage]) {
+        self.needs()
+            .insert(format!("{namespace}/{name}"), record.to_vec());
+    }
+
+    /// Forgets every SealedSecret's needs (leadership lost: the next leader counts).
+    pub fn forget_all_keys(&self) {
+        self.needs().clear();
+    }
+
+    /// Takes a SealedSecret's `status.keys` as its needs unless it was unsealed since the
+    /// controller started (how the counts survive a restart without decrypting).
+    pub fn seed_keys(&self, namespace: &str, name: &str, record: &[SealedSecretKeyUsage]) {
+        self.needs()
+            .entry(format!("{namespace}/{name}"))
+            .or_insert_with(|| record.to_vec());
+    }
+
+    /// Refreshes the per-key gauges: items decrypted by each loaded key since start, and how
+    /// many SealedSecrets (and items) need each key. Keys that are needed but not loaded get
+    /// series with an empty `secret` label.
     pub fn refresh_keys(&self, usage: &BTreeMap<String, (String, u64)>) {
-        let counts: BTreeMap<String, i64> = {
-            let map = self
-                .last_key
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let mut c = BTreeMap::new();
-            for fp in map.values() {
-                *c.entry(fp.clone()).or_insert(0) += 1;
-            }
-            c
+        let tally = {
+            let needs = self.needs();
+            sealed_secrets_core::keyusage::tally(needs.values().map(Vec::as_slice))
         };
         self.key_items.clear();
         self.key_sealedsecrets.clear();
+        self.key_sealedsecret_items.clear();
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         for (fp, (secret, uses)) in usage {
             let labels = KeyLabels {
                 fingerprint: fp.clone(),
                 secret: secret.clone(),
             };
-            self.key_items
-                .get_or_create(&labels)
-                .set(i64::try_from(*uses).unwrap_or(i64::MAX));
+            self.key_items.get_or_create(&labels).set(gauge(*uses));
+            let t = tally.get(fp).copied().unwrap_or_default();
             self.key_sealedsecrets
                 .get_or_create(&labels)
-                .set(counts.get(fp).copied().unwrap_or(0));
+                .set(gauge(t.sealed_secrets));
+            self.key_sealedsecret_items
+                .get_or_create(&labels)
+                .set(gauge(t.items));
+        }
+        for (fp, t) in tally.iter().filter(|(fp, _)| !usage.contains_key(*fp)) {
+            let labels = KeyLabels {
+                fingerprint: fp.clone(),
+                secret: String::new(),
+            };
+            self.key_sealedsecrets
+                .get_or_create(&labels)
+                .set(gauge(t.sealed_secrets));
+            self.key_sealedsecret_items
+                .get_or_create(&labels)
+                .set(gauge(t.items));
         }
         self.keys_loaded
             .set(i64::try_from(usage.len()).unwrap_or(i64::MAX));
@@ -374,5 +408,50 @@ mod tests {
         }
         m.forget("ns", "a", "");
         assert!(!m.encode().contains("name=\"a\""));
+    }
+
+    #[test]
+    fn per_key_counts_follow_updates_deletions_and_restarts() {
+        let u = |fp: &str, items: &[&str]| SealedSecretKeyUsage {
+            fingerprint: fp.into(),
+            items: items.iter().map(|s| s.to_string()).collect(),
+        };
+        let loaded = BTreeMap::from([
+            ("A".to_string(), ("ka".to_string(), 0u64)),
+            ("B".to_string(), ("kb".to_string(), 0u64)),
+        ]);
+        let m = Metrics::new();
+        m.record_keys("ns", "a-only", &[u("A", &["p", "q"])]);
+        m.record_keys("ns", "mixed", &[u("A", &["x"]), u("B", &["y", "z"])]);
+        // Seeded from status after a restart.
+        m.seed_keys("ns", "b-only", &[u("B", &["v"])]);
+        // A stale status never overrides what an unseal found.
+        m.seed_keys("ns", "mixed", &[u("C", &["x"])]);
+        m.refresh_keys(&loaded);
+        let text = m.encode();
+        for line in [
+            "sealed_secrets_controller_key_sealedsecrets{fingerprint=\"A\",secret=\"ka\"} 2",
+            "sealed_secrets_controller_key_sealedsecrets{fingerprint=\"B\",secret=\"kb\"} 2",
+            "sealed_secrets_controller_key_sealedsecret_items{fingerprint=\"A\",secret=\"ka\"} 3",
+            "sealed_secrets_controller_key_sealedsecret_items{fingerprint=\"B\",secret=\"kb\"} 3",
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        assert!(!text.contains("fingerprint=\"C\""));
+        // Re-encrypted with B, then a deletion; a record naming an unloaded key shows up.
+        m.record_keys("ns", "a-only", &[u("B", &["p", "q"])]);
+        m.forget("ns", "b-only", "");
+        m.record_keys("ns", "old", &[u("Z", &["k"])]);
+        m.refresh_keys(&loaded);
+        let text = m.encode();
+        for line in [
+            "sealed_secrets_controller_key_sealedsecrets{fingerprint=\"A\",secret=\"ka\"} 1",
+            "sealed_secrets_controller_key_sealedsecret_items{fingerprint=\"A\",secret=\"ka\"} 1",
+            "sealed_secrets_controller_key_sealedsecrets{fingerprint=\"B\",secret=\"kb\"} 2",
+            "sealed_secrets_controller_key_sealedsecret_items{fingerprint=\"B\",secret=\"kb\"} 4",
+            "sealed_secrets_controller_key_sealedsecrets{fingerprint=\"Z\",secret=\"\"} 1",
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
     }
 }

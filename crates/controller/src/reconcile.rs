@@ -13,10 +13,12 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, Resource, ResourceExt};
-use sealed_secrets_core::reconcile::{IMMUTABLE_SUFFIX, SecretAction, next_status, plan_secret};
-use sealed_secrets_core::syncmac;
+use sealed_secrets_core::reconcile::{
+    IMMUTABLE_SUFFIX, SecretAction, next_status_with_keys, plan_secret,
+};
 use sealed_secrets_core::unseal::wipe_secret;
-use sealed_secrets_core::{PrivateKey, SealedSecret, UnsealOptions, unseal};
+use sealed_secrets_core::{PrivateKey, SealedSecret, SealedSecretKeyUsage, UnsealOptions, unseal};
+use sealed_secrets_core::{keyusage, syncmac};
 use tracing::{debug, info, warn};
 
 use crate::error::Error;
@@ -31,6 +33,14 @@ pub struct SyncRecord {
     pub uid: String,
     pub generation: Option<i64>,
     pub secret_resource_version: Option<String>,
+}
+
+/// `--key-min-time`: keys ordered before `time` are not used to unseal (or, with
+/// `warn_only`, still used but reported).
+#[derive(Debug, Clone, Copy)]
+pub struct MinKey {
+    pub time: std::time::SystemTime,
+    pub warn_only: bool,
 }
 
 /// State shared by all reconciles (and with the HTTP server).
@@ -48,6 +58,8 @@ pub struct Context {
     cpu: tokio::sync::Semaphore,
     /// Checked before every write: only the leader writes.
     pub fence: Arc<crate::leader::Fence>,
+    /// `--key-min-time`.
+    pub min_key: Option<MinKey>,
 }
 
 impl Context {
@@ -73,7 +85,38 @@ impl Context {
             retries: Mutex::new(HashMap::new()),
             cpu: tokio::sync::Semaphore::new(cores),
             fence: Arc::new(crate::leader::Fence::open()),
+            min_key: None,
         }
+    }
+
+    /// Applies `--key-min-time`.
+    pub fn with_min_key(mut self, min_key: Option<MinKey>) -> Self {
+        self.min_key = min_key;
+        self
+    }
+
+    /// True if the key is older than `--key-min-time`.
+    fn below_minimum(&self, entry: &KeyEntry) -> bool {
+        self.min_key
+            .is_some_and(|m| entry.order_time(self.keys.order()) < m.time)
+    }
+
+    /// Whether a Secret with a valid MAC may stand for this object without decrypting: its
+    /// status must record the keys its items need at this generation (objects synced before
+    /// that record existed are decrypted once to get it), and with `--key-min-time` none of
+    /// them may be below the minimum (warn-only mode must see them to report them).
+    fn may_skip_decrypting(&self, ss: &SealedSecret) -> bool {
+        if !keyusage::is_current(ss) {
+            return false;
+        }
+        if self.min_key.is_none() {
+            return true;
+        }
+        keyusage::recorded(ss).unwrap_or_default().iter().all(|u| {
+            self.keys
+                .mac_key(&u.fingerprint)
+                .is_none_or(|e| !self.below_minimum(&e))
+        })
     }
 
     /// Writes only while `fence` is open (leader election).
@@ -123,6 +166,9 @@ impl Context {
     pub async fn reverify(&self, ss: &SealedSecret) -> bool {
         if self.in_sync_now(ss) {
             return true;
+        }
+        if !self.may_skip_decrypting(ss) {
+            return false;
         }
         let (Some(ns), Some(name), Some(uid)) = (
             ss.metadata.namespace.as_deref(),
@@ -216,7 +262,7 @@ pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
     let r = ObjectRef::from_obj(ss.as_ref());
 
     let outcome_label = match &result {
-        Ok(Outcome::Skipped) => "skipped",
+        Ok((Outcome::Skipped, _)) => "skipped",
         Ok(_) => "success",
         Err(_) => "error",
     };
@@ -232,7 +278,7 @@ pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
         Err(e) => Err((e.category(), e.to_string())),
     };
     match &result {
-        Ok(Outcome::Created | Outcome::Updated) => {
+        Ok((Outcome::Created | Outcome::Updated, _)) => {
             publish(
                 &ctx,
                 &ss,
@@ -261,7 +307,8 @@ pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
         .set_condition(&ns, &name, &instance_label(&ss), result.is_ok());
 
     if ctx.update_status {
-        let status = next_status(
+        let keys = result.as_ref().ok().and_then(|(_, k)| k.clone());
+        let status = next_status_with_keys(
             ss.status.as_ref(),
             ss.metadata.generation,
             status_outcome
@@ -269,6 +316,7 @@ pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
                 .map(|_| ())
                 .map_err(|(c, m)| (*c, m.as_str())),
             Time(k8s_openapi::jiff::Timestamp::now()),
+            keys,
         );
         if let Some(status) = status
             && ctx.fence.is_open()
@@ -330,7 +378,10 @@ async fn publish(ctx: &Context, ss: &SealedSecret, type_: EventType, reason: &st
     }
 }
 
-async fn apply(ss: &SealedSecret, ctx: &Context) -> Result<Outcome, Error> {
+/// The outcome, and the keys the items needed when they were decrypted.
+type Applied = (Outcome, Option<Vec<SealedSecretKeyUsage>>);
+
+async fn apply(ss: &SealedSecret, ctx: &Context) -> Result<Applied, Error> {
     let ns = ss
         .metadata
         .namespace
@@ -385,7 +436,7 @@ async fn apply_with(
     target: &Target<'_>,
     existing: Option<&Secret>,
     probed: bool,
-) -> Result<Outcome, Error> {
+) -> Result<Applied, Error> {
     let Target {
         ns,
         name,
@@ -401,26 +452,39 @@ async fn apply_with(
         secret_resource_version: current_rv.clone(),
     };
     if probed && existing.is_some() && ctx.synced().get(r) == Some(&record) {
-        return Ok(Outcome::Skipped);
+        return Ok((Outcome::Skipped, None));
     }
     // A Secret that carries a valid MAC for this SealedSecret's current spec already holds
     // what unsealing would write: no RSA operation (restarts, new leaders).
     let digest = syncmac::spec_digest(ss);
     if let Some(e) = existing
+        && ctx.may_skip_decrypting(ss)
         && mac_matches(&ctx.keys, e, &digest)
     {
         ctx.metrics.verified_without_decrypting.inc();
         ctx.synced().insert(r.clone(), record);
-        return Ok(Outcome::Skipped);
+        return Ok((Outcome::Skipped, None));
     }
 
     // Take the CPU permit before choosing the key order, so that the order reflects the
     // successes of the reconciles that ran while this one waited.
     let permit = ctx.cpu.acquire().await.map_err(|_| Error::NoKeys)?;
-    let entries = ctx.keys.trial_order();
+    let mut entries = ctx.keys.trial_order();
     if entries.is_empty() {
         return Err(Error::NoKeys);
     }
+    // The hint only changes which key is tried first; what opened each item is still
+    // learnt by decrypting.
+    keyusage::hint_first(keyusage::hint(ss), &mut entries, |e| e.key.fingerprint());
+    let excluded: Vec<Arc<KeyEntry>> = match ctx.min_key {
+        Some(m) if !m.warn_only => {
+            let (usable, old): (Vec<_>, Vec<_>) =
+                entries.into_iter().partition(|e| !ctx.below_minimum(e));
+            entries = usable;
+            old
+        }
+        _ => Vec::new(),
+    };
     let keys: Vec<PrivateKey> = entries.iter().map(|e| e.key.clone()).collect();
     let owned = Arc::new(ss.clone());
     let opts = ctx.unseal_options;
@@ -433,21 +497,44 @@ async fn apply_with(
         Err(e) => {
             let tried: Vec<&str> = entries.iter().map(|e| e.key.fingerprint()).collect();
             debug!(namespace = %ns, name = %name, keys = ?tried, "no key could unseal");
+            if e.is_decrypt_only() && !excluded.is_empty() {
+                return Err(below_minimum_error(ss, &entries, &excluded, opts)
+                    .await
+                    .unwrap_or(e.into()));
+            }
             return Err(e.into());
         }
     };
-    let mut used_fp = None;
     let mut unsealed_key = None;
     for &i in &unsealed.keys_used {
         if let Some(e) = entries.get(i) {
             e.uses.fetch_add(1, Ordering::Relaxed);
-            used_fp = Some(e.key.fingerprint().to_string());
             unsealed_key.get_or_insert_with(|| Arc::clone(e));
         }
     }
     drop(permit);
-    if let Some(fp) = used_fp {
-        ctx.metrics.record_key(ns, name, &fp);
+    let needs = keyusage::record(&unsealed.item_keys, |i| {
+        entries.get(i).map(|e| e.key.fingerprint().to_string())
+    });
+    ctx.metrics.record_keys(ns, name, &needs);
+    if ctx.min_key.is_some_and(|m| m.warn_only) {
+        let below = keyusage::below_minimum(&needs, |fp| {
+            entries
+                .iter()
+                .any(|e| e.key.fingerprint() == fp && ctx.below_minimum(e))
+        });
+        if !below.is_empty() {
+            let msg = below_minimum_message(&below);
+            warn!(namespace = %ns, name = %name, category = "key-below-minimum", "{msg} (warn-only: unsealed anyway)");
+            publish(
+                ctx,
+                ss,
+                EventType::Warning,
+                "KeyBelowMinimum",
+                &format!("With --key-min-time enforced this would fail: {msg}"),
+            )
+            .await;
+        }
     }
 
     let desired = unsealed.take_secret();
@@ -462,6 +549,7 @@ async fn apply_with(
     };
     let (outcome, new_rv) =
         write_secret(secrets, name, existing, probed, desired, uid, &stamp).await?;
+    let outcome = (outcome, Some(needs));
     ctx.synced().insert(
         r.clone(),
         SyncRecord {
@@ -471,6 +559,52 @@ async fn apply_with(
         },
     );
     Ok(outcome)
+}
+
+/// `items … need keys older than the minimum …`, naming items and fingerprints only.
+fn below_minimum_message(below: &[(String, String)]) -> String {
+    let items: Vec<&str> = below.iter().map(|(i, _)| i.as_str()).collect();
+    let mut fps: Vec<&str> = below.iter().map(|(_, f)| f.as_str()).collect();
+    fps.sort_unstable();
+    fps.dedup();
+    format!(
+        "items ({}) are sealed with keys older than --key-min-time ({}): this SealedSecret must be re-encrypted (kubeseal --re-encrypt)",
+        items.join(", "),
+        fps.join(", ")
+    )
+}
+
+/// After unsealing failed with only the keys at or above `--key-min-time`: if every item
+/// opens once the older keys are added (checked without rendering anything), the error that
+/// says so. Costs RSA operations only for objects that fail.
+async fn below_minimum_error(
+    ss: &SealedSecret,
+    usable: &[Arc<KeyEntry>],
+    excluded: &[Arc<KeyEntry>],
+    opts: UnsealOptions,
+) -> Option<Error> {
+    let all: Vec<Arc<KeyEntry>> = usable.iter().chain(excluded).cloned().collect();
+    let keys: Vec<PrivateKey> = all.iter().map(|e| e.key.clone()).collect();
+    let owned = Arc::new(ss.clone());
+    let opened = tokio::task::spawn_blocking(move || {
+        sealed_secrets_core::unseal::verify(&owned, &keys, opts)
+    })
+    .await
+    .ok()?
+    .ok()?;
+    let names: Vec<String> = if ss.spec.data.is_some() {
+        vec!["data".to_string()]
+    } else {
+        ss.spec.encrypted_data.keys().cloned().collect()
+    };
+    let item_keys: Vec<(String, usize)> = names.into_iter().zip(opened).collect();
+    let needs = keyusage::record(&item_keys, |i| {
+        all.get(i).map(|e| e.key.fingerprint().to_string())
+    });
+    let below = keyusage::below_minimum(&needs, |fp| {
+        excluded.iter().any(|e| e.key.fingerprint() == fp)
+    });
+    (!below.is_empty()).then(|| Error::KeyBelowMinimum(below_minimum_message(&below)))
 }
 
 /// How a written Secret is fenced and stamped with its MAC.

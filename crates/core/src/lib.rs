@@ -9,6 +9,7 @@ pub mod codec;
 pub mod crypto;
 pub mod keyfile;
 pub mod keys;
+pub mod keyusage;
 pub mod pem;
 pub mod reconcile;
 pub mod reseal;
@@ -26,7 +27,8 @@ pub use reseal::{ResealError, reencrypt};
 pub use scope::Scope;
 pub use seal::{InputSecret, SealError, SealOptions, seal, seal_raw};
 pub use types::{
-    SealedSecret, SealedSecretCondition, SealedSecretSpec, SealedSecretStatus, SecretTemplateSpec,
+    SealedSecret, SealedSecretCondition, SealedSecretKeyUsage, SealedSecretSpec,
+    SealedSecretStatus, SecretTemplateSpec,
 };
 pub use unseal::{UnsealError, UnsealOptions, Unsealed, unseal};
 
@@ -43,6 +45,10 @@ pub mod annotations {
     /// `"true"` in `spec.template.metadata.annotations`: no ownerReference on the Secret.
     pub const SKIP_SET_OWNER_REFERENCES: &str =
         "sealedsecrets.bitnami.com/skip-set-owner-references";
+    /// Optional, on a SealedSecret (top level): the fingerprint of the key that sealed it
+    /// (`kubeseal --key-hint`). The controller tries that key first; it trusts it for nothing
+    /// else.
+    pub const KEY_HINT: &str = "sealedsecrets.bitnami.com/key-hint";
     /// Label on key Secrets; value `active` marks a key to load.
     pub const SEALING_KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
     /// Annotations that hold a full copy of an applied object, stripped when sealing.

@@ -197,6 +197,7 @@ pub fn next_status(
     Some(SealedSecretStatus {
         observed_generation: generation,
         conditions: Some(conditions),
+        keys: current.and_then(|s| s.keys.clone()),
     })
 }
 
@@ -220,6 +221,27 @@ fn condition(
         last_transition_time: transition,
         reason,
         message,
+    }
+}
+
+/// Like [`next_status`], also recording `keys` (the keys the items needed, from a successful
+/// unseal) in `status.keys` when they differ from what the status holds. `None` keeps the
+/// current record (a failed or skipped reconcile says nothing new about the keys).
+pub fn next_status_with_keys(
+    current: Option<&SealedSecretStatus>,
+    generation: Option<i64>,
+    outcome: Result<(), (&str, &str)>,
+    now: Time,
+    keys: Option<Vec<crate::types::SealedSecretKeyUsage>>,
+) -> Option<SealedSecretStatus> {
+    let base = next_status(current, generation, outcome, now);
+    match keys {
+        Some(k) if current.and_then(|s| s.keys.as_ref()) != Some(&k) => {
+            let mut status = base.or_else(|| current.cloned()).unwrap_or_default();
+            status.keys = Some(k);
+            Some(status)
+        }
+        _ => base,
     }
 }
 
@@ -439,6 +461,7 @@ mod tests {
                 last_transition_time: Some(t(5)),
                 ..Default::default()
             }]),
+            ..Default::default()
         };
         let next = next_status(Some(&old), Some(1), Ok(()), t(10)).unwrap();
         assert_eq!(cond(&next, "Synced")[0].last_transition_time, Some(t(5)));
@@ -469,5 +492,50 @@ mod tests {
             .map(|c| c.type_.as_str())
             .collect();
         assert_eq!(types, ["Synced", "Ready", "Other"]);
+    }
+
+    #[test]
+    fn status_records_keys_only_when_they_change() {
+        use crate::types::SealedSecretKeyUsage;
+        let now = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+        let rec = vec![SealedSecretKeyUsage {
+            fingerprint: "A".into(),
+            items: vec!["x".into()],
+        }];
+        let first =
+            next_status_with_keys(None, Some(1), Ok(()), now.clone(), Some(rec.clone())).unwrap();
+        assert_eq!(first.keys.as_ref(), Some(&rec));
+        // Same outcome, same keys: nothing to write.
+        assert!(
+            next_status_with_keys(
+                Some(&first),
+                Some(1),
+                Ok(()),
+                now.clone(),
+                Some(rec.clone())
+            )
+            .is_none()
+        );
+        // Same outcome, new keys (re-encrypted at the same generation): written.
+        let rec_b = vec![SealedSecretKeyUsage {
+            fingerprint: "B".into(),
+            items: vec!["x".into()],
+        }];
+        let second = next_status_with_keys(
+            Some(&first),
+            Some(1),
+            Ok(()),
+            now.clone(),
+            Some(rec_b.clone()),
+        )
+        .unwrap();
+        assert_eq!(second.keys.as_ref(), Some(&rec_b));
+        assert_eq!(second.conditions, first.conditions);
+        // A failure keeps the last record.
+        let failed =
+            next_status_with_keys(Some(&second), Some(2), Err(("unseal", "no")), now, None)
+                .unwrap();
+        assert_eq!(failed.keys.as_ref(), Some(&rec_b));
+        assert_eq!(failed.conditions.unwrap()[0].status, "False");
     }
 }

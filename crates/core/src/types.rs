@@ -78,6 +78,24 @@ pub struct SealedSecretStatus {
     /// The latest available observations of the sealed secret's state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<Vec<SealedSecretCondition>>,
+
+    /// The sealing keys this SealedSecret's items need, one entry per key fingerprint, as
+    /// found by the last successful unseal (not part of upstream's schema; upstream ignores
+    /// it). Used to count per-key usage and to tell whether a key can be retired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<SealedSecretKeyUsage>>,
+}
+
+/// The items of a SealedSecret that one sealing key opened.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SealedSecretKeyUsage {
+    /// The key's fingerprint (SHA-256 of its public key, as in the controller's logs and
+    /// metrics).
+    pub fingerprint: String,
+    /// Names of the items this key opened (`encryptedData` keys; `data` for the deprecated
+    /// `spec.data` field).
+    pub items: Vec<String>,
 }
 
 /// The state of a sealed secret at a certain point.

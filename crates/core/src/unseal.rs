@@ -121,6 +121,9 @@ pub struct Unsealed {
     pub secret: Secret,
     /// Index (into the key slice given to [`unseal`]) of the key that decrypted each item.
     pub keys_used: Vec<usize>,
+    /// Each item with the index of the key that decrypted it (`data` for the deprecated
+    /// `spec.data` field); see [`crate::keyusage::record`].
+    pub item_keys: Vec<(String, usize)>,
 }
 
 impl fmt::Debug for Unsealed {
@@ -136,6 +139,7 @@ impl fmt::Debug for Unsealed {
                     .map(|d| d.keys().collect::<Vec<_>>()),
             )
             .field("keys_used", &self.keys_used)
+            .field("item_keys", &self.item_keys)
             .finish()
     }
 }
@@ -264,6 +268,7 @@ pub fn unseal(
         .ok_or(UnsealError::MissingName)?;
     let label = label_for(ss);
     let mut keys_used = Vec::new();
+    let mut item_keys = Vec::new();
 
     let mut secret = if let Some(v1) = &ss.spec.data {
         if !opts.accept_deprecated_v1_data {
@@ -275,6 +280,7 @@ pub fn unseal(
         let (plain, idx) = hybrid_decrypt_any(keys.iter(), &label, &v1.0)
             .map_err(|_| UnsealError::DeprecatedDataDecrypt)?;
         keys_used.push(idx);
+        item_keys.push(("data".to_string(), idx));
         let secret: Secret =
             serde_json::from_slice(&plain).map_err(|_| UnsealError::DeprecatedDataInvalid)?;
         secret
@@ -287,6 +293,7 @@ pub fn unseal(
         let mut strings: BTreeMap<String, String> = BTreeMap::new();
         open_items(ss, keys, &label, &mut errors, |item, plain, idx| {
             keys_used.push(idx);
+            item_keys.push((item.to_string(), idx));
             strings.insert(
                 item.to_string(),
                 String::from_utf8_lossy(&plain).into_owned(),
@@ -351,7 +358,11 @@ pub fn unseal(
             block_owner_deletion: None,
         }]);
     }
-    Ok(Unsealed { secret, keys_used })
+    Ok(Unsealed {
+        secret,
+        keys_used,
+        item_keys,
+    })
 }
 
 #[cfg(test)]
@@ -452,6 +463,44 @@ mod tests {
         );
         let out = unseal(&ss, &[b, a], UnsealOptions::default()).unwrap();
         assert_eq!(out.keys_used, vec![1, 1, 1]);
+    }
+
+    #[test]
+    fn every_item_reports_the_key_that_opened_it() {
+        let a = test_key(Backend::AwsLc);
+        let b = test_key_2048();
+        let from_a = sealed(
+            json!({"metadata": {"name": "s", "namespace": "ns"}, "stringData": {"x": "1", "w": "0"}}),
+            &a,
+        );
+        let mut mixed = sealed(
+            json!({"metadata": {"name": "s", "namespace": "ns"}, "stringData": {"y": "2", "z": "3"}}),
+            &b,
+        );
+        mixed.spec.encrypted_data.extend(from_a.spec.encrypted_data);
+        // b first: the items sealed with a must still be credited to a, not to the last key.
+        let out = unseal(&mixed, &[b.clone(), a.clone()], UnsealOptions::default()).unwrap();
+        let mut got = out.item_keys.clone();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("w".to_string(), 1),
+                ("x".to_string(), 1),
+                ("y".to_string(), 0),
+                ("z".to_string(), 0)
+            ]
+        );
+        let keys = [b, a];
+        let rec = crate::keyusage::record(&out.item_keys, |i| {
+            keys.get(i).map(|k| k.fingerprint().to_string())
+        });
+        assert_eq!(rec.len(), 2);
+        let for_a = rec
+            .iter()
+            .find(|u| u.fingerprint == keys[1].fingerprint())
+            .unwrap();
+        assert_eq!(for_a.items, ["w", "x"]);
     }
 
     #[test]

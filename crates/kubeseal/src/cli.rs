@@ -119,6 +119,26 @@ pub struct Cli {
     #[arg(long, env = "SEALED_SECRETS_RECOVERY_PRIVATE_KEY", value_delimiter = ',', action = ArgAction::Append)]
     pub recovery_private_key: Vec<String>,
 
+    /// Report, for each key the controller has loaded, which SealedSecrets still need it (from
+    /// their status, listed with your own permissions; all namespaces unless -n is given) and
+    /// whether it is safe to retire. With --key, exits non-zero unless every named key is safe.
+    #[arg(long, env = "SEALED_SECRETS_KEY_USAGE", action = bool_flag!(), num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false",
+          value_parser = BoolishValueParser::new())]
+    pub key_usage: bool,
+
+    /// With --key-usage: the fingerprint of a key to check (repeatable, or comma separated).
+    #[arg(long = "key", env = "SEALED_SECRETS_KEY", value_delimiter = ',', action = ArgAction::Append,
+          value_name = "FINGERPRINT")]
+    pub key: Vec<String>,
+
+    /// When sealing: record the sealing key's fingerprint in the annotation
+    /// `sealedsecrets.bitnami.com/key-hint`, so the controller tries that key first.
+    #[arg(long, env = "SEALED_SECRETS_KEY_HINT", action = bool_flag!(), num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false",
+          value_parser = BoolishValueParser::new())]
+    pub key_hint: bool,
+
     /// Path to a kube config. Only required if out-of-cluster
     #[arg(long, env = "SEALED_SECRETS_KUBECONFIG")]
     pub kubeconfig: Option<String>,

@@ -220,6 +220,20 @@ impl Controller {
             .map_err(|e| anyhow!("cannot fetch certificate: {e}"))
     }
 
+    /// `GET /v1/keys`: the keys the controller has loaded (public facts only).
+    pub async fn keys(&self) -> Result<Vec<sealed_secrets_core::keyusage::ActiveKey>> {
+        let req = http::Request::get(self.url("/v1/keys"))
+            .header(ACCEPT, "application/json")
+            .body(Vec::new())?;
+        let text = self
+            .client
+            .request_text(req)
+            .await
+            .map_err(|e| anyhow!("cannot fetch the controller's keys: {e}"))?;
+        serde_json::from_str(&text)
+            .map_err(|e| anyhow!("the controller's /v1/keys answer is not understood: {e}"))
+    }
+
     /// POSTs a SealedSecret; returns `Ok(Some(body))` on 2xx, `Ok(None)` on 409.
     async fn post(&self, path: &str, body: Vec<u8>) -> Result<Option<String>> {
         let req = http::Request::post(self.url(path))

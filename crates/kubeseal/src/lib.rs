@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod cluster;
+pub mod key_usage;
 pub mod run;
 
 /// The whole program; returns the process exit code.

@@ -43,6 +43,7 @@ pub fn run(mut cli: Cli) -> Result<()> {
     if cli.secret_file.is_none()
         && !cli.raw
         && !cli.fetch_cert
+        && !cli.key_usage
         && cli.merge_into.is_none()
         && std::io::stdin().is_terminal()
     {
@@ -109,6 +110,12 @@ fn dispatch(
     input: &mut Input,
     out: &mut Vec<u8>,
 ) -> Result<()> {
+    if cli.key_usage {
+        return crate::key_usage::run(cli, conn, explicit_format, out);
+    }
+    if !cli.key.is_empty() {
+        bail!("--key requires --key-usage");
+    }
     if cli.recovery_unseal {
         return recovery_unseal(cli, format, input, out);
     }
@@ -194,7 +201,13 @@ fn dispatch(
     };
     for doc in docs {
         let secret = InputSecret::from_value(doc)?;
-        let sealed = seal(secret, key, &opts)?;
+        let mut sealed = seal(secret, key, &opts)?;
+        if cli.key_hint {
+            sealed.metadata.annotations.get_or_insert_default().insert(
+                sealed_secrets_core::annotations::KEY_HINT.to_string(),
+                key.fingerprint().to_string(),
+            );
+        }
         out.extend_from_slice(codec::render_sealed_secret(&sealed, format)?.as_bytes());
     }
     Ok(())
@@ -367,7 +380,7 @@ fn parse_cert(bytes: &[u8]) -> Result<Certificate> {
     Ok(cert)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

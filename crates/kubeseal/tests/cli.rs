@@ -2786,3 +2786,41 @@ fn failures_never_leak_plaintext() {
         assert!(!stderr.trim().is_empty());
     }
 }
+
+#[test]
+fn key_hint_annotation_only_when_asked() {
+    let sb = Sandbox::new();
+    let plain = sealed_one(&stdout_of(
+        sb.seal(&[])
+            .write_stdin(secret("app", Some("prod")).to_string()),
+    ));
+    let hint = "sealedsecrets.bitnami.com/key-hint";
+    assert!(
+        plain
+            .metadata
+            .annotations
+            .as_ref()
+            .is_none_or(|a| !a.contains_key(hint)),
+        "off by default"
+    );
+    let hinted = sealed_one(&stdout_of(
+        sb.seal(&["--key-hint"])
+            .write_stdin(secret("app", Some("prod")).to_string()),
+    ));
+    assert_eq!(
+        hinted.metadata.annotations.as_ref().unwrap()[hint],
+        test_key().fingerprint()
+    );
+    // The hint is not part of the OAEP label: the items still open.
+    assert_eq!(open(&hinted), open(&plain));
+}
+
+#[test]
+fn key_requires_key_usage() {
+    let sb = Sandbox::new();
+    sb.seal(&["--key", "SHA256:x"])
+        .write_stdin(secret("app", Some("prod")).to_string())
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("--key requires --key-usage"));
+}
