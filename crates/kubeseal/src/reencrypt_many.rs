@@ -24,6 +24,18 @@ use crate::sealed_file::{SealedFile, seal_item};
 
 /// Concurrent requests to the controller.
 const ONLINE_CONCURRENCY: usize = 8;
+/// Tries per request when the proxy fails in transit or the controller's rate limit answers.
+const ROTATE_ATTEMPTS: u64 = 5;
+
+/// A proxy or connection failure (5xx from the API server, or no answer) or the controller's
+/// rate limit (429), not a final answer from the controller.
+fn is_transient(e: &anyhow::Error) -> bool {
+    match e.downcast_ref::<kube::Error>() {
+        Some(kube::Error::Api(status)) => status.code >= 500 || status.code == 429,
+        Some(_) => true,
+        None => false,
+    }
+}
 
 #[derive(Debug)]
 enum Outcome {
@@ -290,9 +302,21 @@ async fn online_file(ctl: &Controller, path: &Path) -> Outcome {
 
 async fn rotate(ctl: &Controller, ss: &SealedSecret) -> Result<ItemChanges> {
     let body = serde_json::to_vec(ss)?;
-    let text = ctl
-        .rotate(body)
-        .await
+    // The API server's proxy sometimes fails a request on a connection the controller has
+    // just closed ("server closed idle connection"), and the controller rate-limits /v1/rotate
+    // per client (2/s by default); the endpoint has no side effects, so such failures are
+    // retried with a growing pause.
+    let mut attempt = 0;
+    let answer = loop {
+        attempt += 1;
+        match ctl.rotate(body.clone()).await {
+            Err(e) if attempt < ROTATE_ATTEMPTS && is_transient(&e) => {
+                tokio::time::sleep(std::time::Duration::from_millis(500 * attempt)).await;
+            }
+            other => break other,
+        }
+    };
+    let text = answer
         .map_err(|e| anyhow!("cannot re-encrypt: {e}"))?
         .ok_or_else(|| anyhow!("the controller cannot decrypt it"))?;
     let new: SealedSecret =
