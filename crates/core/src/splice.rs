@@ -413,18 +413,15 @@ fn yaml_key_text(key: &str) -> String {
 }
 
 /// A base64 value as a YAML scalar: plain unless YAML would read it as something other than
-/// a string (a number, a boolean, null).
+/// this string (a number, a boolean, null), then double-quoted.
 fn yaml_value_text(value: &str) -> String {
-    let ambiguous = value.is_empty()
-        || value.starts_with(|c: char| c.is_ascii_digit() || "+-.".contains(c))
-        || matches!(
-            value.to_ascii_lowercase().as_str(),
-            "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null"
-        );
-    if ambiguous {
-        format!("\"{value}\"")
-    } else {
+    let plain_reads_back = codec::parse_single(format!("v: {value}\n").as_bytes())
+        .ok()
+        .is_some_and(|v| v.get("v").and_then(|s| s.as_str()) == Some(value));
+    if plain_reads_back {
         value.to_string()
+    } else {
+        format!("\"{value}\"")
     }
 }
 
