@@ -15,6 +15,7 @@ pub mod reconcile;
 pub mod reseal;
 pub mod scope;
 pub mod seal;
+pub mod splice;
 pub mod syncmac;
 pub use gotemplate as template;
 pub mod types;

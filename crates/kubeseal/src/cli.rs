@@ -21,14 +21,20 @@ macro_rules! bool_flag {
 )]
 pub struct Cli {
     /// Certificate / public key file/URL to use for encryption. Overrides --controller-*
-    #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE|URL")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CERT",
+        value_name = "FILE|URL",
+        global = true
+    )]
     pub cert: Option<String>,
 
     /// Namespace of sealed-secrets controller.
     #[arg(
         long,
         env = "SEALED_SECRETS_CONTROLLER_NAMESPACE",
-        default_value = "kube-system"
+        default_value = "kube-system",
+        global = true
     )]
     pub controller_namespace: String,
 
@@ -36,7 +42,8 @@ pub struct Cli {
     #[arg(
         long,
         env = "SEALED_SECRETS_CONTROLLER_NAME",
-        default_value = "sealed-secrets-controller"
+        default_value = "sealed-secrets-controller",
+        global = true
     )]
     pub controller_name: String,
 
@@ -48,9 +55,15 @@ pub struct Cli {
     #[arg(short = 'w', long, env = "SEALED_SECRETS_SEALED_SECRET_FILE")]
     pub sealed_secret_file: Option<String>,
 
-    /// Secret (input) file
-    #[arg(short = 'f', long, env = "SEALED_SECRETS_SECRET_FILE")]
-    pub secret_file: Option<String>,
+    /// Secret (input) file. With --re-encrypt it can be repeated: every file is re-encrypted
+    /// in place.
+    #[arg(short = 'f', long = "secret-file", env = "SEALED_SECRETS_SECRET_FILE", action = ArgAction::Append)]
+    pub secret_files: Vec<String>,
+
+    /// (only with --re-encrypt) Re-encrypt every sealed file (*.yaml, *.yml, *.json) under
+    /// this directory, in place. Can be repeated.
+    #[arg(short = 'R', long = "recursive", value_name = "DIR", action = ArgAction::Append)]
+    pub recursive: Vec<String>,
 
     /// Write certificate to stdout. Useful for later use with --cert
     #[arg(long, env = "SEALED_SECRETS_FETCH_CERT", action = bool_flag!(), num_args = 0..=1,
@@ -116,7 +129,7 @@ pub struct Cli {
     /// either via comma separated list or by repetition of the flag. Either PEM encoded private
     /// keys or a backup of a json/yaml encoded k8s sealed-secret controller secret (and v1.List)
     /// are accepted.
-    #[arg(long, env = "SEALED_SECRETS_RECOVERY_PRIVATE_KEY", value_delimiter = ',', action = ArgAction::Append)]
+    #[arg(long, env = "SEALED_SECRETS_RECOVERY_PRIVATE_KEY", value_delimiter = ',', action = ArgAction::Append, global = true)]
     pub recovery_private_key: Vec<String>,
 
     /// Report, for each key the controller has loaded, which SealedSecrets still need it (from
@@ -140,7 +153,7 @@ pub struct Cli {
     pub key_hint: bool,
 
     /// Path to a kube config. Only required if out-of-cluster
-    #[arg(long, env = "SEALED_SECRETS_KUBECONFIG")]
+    #[arg(long, env = "SEALED_SECRETS_KUBECONFIG", global = true)]
     pub kubeconfig: Option<String>,
 
     #[command(flatten)]
@@ -156,53 +169,71 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// The input file of the single-file modes: the last `-f` (a repeated flag overrides, as
+    /// with upstream's pflag).
+    pub fn secret_file(&self) -> Option<&String> {
+        self.secret_files.last()
+    }
+}
+
 /// The usual kubectl connection flags.
 #[derive(Debug, clap::Args, Default, Clone)]
 pub struct KubeFlags {
     /// If present, the namespace scope for this CLI request
-    #[arg(short = 'n', long, env = "SEALED_SECRETS_NAMESPACE")]
+    #[arg(short = 'n', long, env = "SEALED_SECRETS_NAMESPACE", global = true)]
     pub namespace: Option<String>,
     /// The name of the kubeconfig context to use
-    #[arg(long, env = "SEALED_SECRETS_CONTEXT")]
+    #[arg(long, env = "SEALED_SECRETS_CONTEXT", global = true)]
     pub context: Option<String>,
     /// The name of the kubeconfig cluster to use
-    #[arg(long, env = "SEALED_SECRETS_CLUSTER")]
+    #[arg(long, env = "SEALED_SECRETS_CLUSTER", global = true)]
     pub cluster: Option<String>,
     /// The name of the kubeconfig user to use
-    #[arg(long, env = "SEALED_SECRETS_USER")]
+    #[arg(long, env = "SEALED_SECRETS_USER", global = true)]
     pub user: Option<String>,
     /// The address and port of the Kubernetes API server
-    #[arg(short = 's', long, env = "SEALED_SECRETS_SERVER")]
+    #[arg(short = 's', long, env = "SEALED_SECRETS_SERVER", global = true)]
     pub server: Option<String>,
     /// Bearer token for authentication to the API server
-    #[arg(long, env = "SEALED_SECRETS_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
     pub token: Option<String>,
     /// Username to impersonate for the operation
-    #[arg(long = "as", env = "SEALED_SECRETS_AS")]
+    #[arg(long = "as", env = "SEALED_SECRETS_AS", global = true)]
     pub as_user: Option<String>,
     /// Group to impersonate for the operation, this flag can be repeated
-    #[arg(long = "as-group", env = "SEALED_SECRETS_AS_GROUP", action = ArgAction::Append)]
+    #[arg(long = "as-group", env = "SEALED_SECRETS_AS_GROUP", global = true, action = ArgAction::Append)]
     pub as_group: Vec<String>,
     /// Path to a cert file for the certificate authority
-    #[arg(long, env = "SEALED_SECRETS_CERTIFICATE_AUTHORITY")]
+    #[arg(long, env = "SEALED_SECRETS_CERTIFICATE_AUTHORITY", global = true)]
     pub certificate_authority: Option<String>,
     /// Path to a client certificate file for TLS
-    #[arg(long, env = "SEALED_SECRETS_CLIENT_CERTIFICATE")]
+    #[arg(long, env = "SEALED_SECRETS_CLIENT_CERTIFICATE", global = true)]
     pub client_certificate: Option<String>,
     /// Path to a client key file for TLS
-    #[arg(long, env = "SEALED_SECRETS_CLIENT_KEY")]
+    #[arg(long, env = "SEALED_SECRETS_CLIENT_KEY", global = true)]
     pub client_key: Option<String>,
     /// If true, the server's certificate will not be checked for validity
-    #[arg(long, env = "SEALED_SECRETS_INSECURE_SKIP_TLS_VERIFY", action = bool_flag!(), num_args = 0..=1,
+    #[arg(long, env = "SEALED_SECRETS_INSECURE_SKIP_TLS_VERIFY", global = true, action = bool_flag!(), num_args = 0..=1,
           require_equals = true, default_missing_value = "true", default_value = "false",
           value_parser = BoolishValueParser::new())]
     pub insecure_skip_tls_verify: bool,
     /// Server name to use for server certificate validation
-    #[arg(long, env = "SEALED_SECRETS_TLS_SERVER_NAME")]
+    #[arg(long, env = "SEALED_SECRETS_TLS_SERVER_NAME", global = true)]
     pub tls_server_name: Option<String>,
     /// The length of time to wait before giving up on a single server request (e.g. 1s, 2m, 3h;
     /// 0 means no timeout)
-    #[arg(long, env = "SEALED_SECRETS_REQUEST_TIMEOUT", default_value = "0")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_REQUEST_TIMEOUT",
+        global = true,
+        default_value = "0"
+    )]
     pub request_timeout: String,
 }
 
@@ -213,6 +244,39 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Change items of an existing sealed file in place; other items keep their ciphertext
+    Set(SetArgs),
+    /// Edit the decrypted items of a sealed file in $EDITOR and seal back what changed
+    Edit(EditArgs),
+}
+
+/// `kubeseal set FILE [KEY=VALUE]… [--from-file KEY=PATH]… [--unset KEY]…`
+#[derive(Debug, clap::Args)]
+pub struct SetArgs {
+    /// The sealed file (YAML or JSON, one or several documents), changed in place
+    pub file: String,
+    /// Items to set. `KEY=-` reads the value from stdin (avoids secrets in shell history)
+    #[arg(value_name = "KEY=VALUE")]
+    pub items: Vec<String>,
+    /// Set KEY to the content of the file PATH (a bare PATH uses the file name as KEY)
+    #[arg(long = "from-file", value_name = "KEY=PATH", action = ArgAction::Append)]
+    pub from_file: Vec<String>,
+    /// Remove an item
+    #[arg(long = "unset", value_name = "KEY", action = ArgAction::Append)]
+    pub unset: Vec<String>,
+    /// The SealedSecret to change when the file holds several (by metadata.name)
+    #[arg(long = "name")]
+    pub name: Option<String>,
+}
+
+/// `kubeseal edit FILE`
+#[derive(Debug, clap::Args)]
+pub struct EditArgs {
+    /// The sealed file (YAML or JSON, one or several documents), changed in place
+    pub file: String,
+    /// The SealedSecret to edit when the file holds several (by metadata.name)
+    #[arg(long = "name")]
+    pub name: Option<String>,
 }
 
 #[cfg(test)]
@@ -223,6 +287,42 @@ mod tests {
     #[test]
     fn clap_definition_is_valid() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn subcommands_take_global_flags_after_the_word() {
+        let c = Cli::try_parse_from([
+            "kubeseal",
+            "set",
+            "f.yaml",
+            "a=-",
+            "--from-file",
+            "b=p",
+            "--unset",
+            "c",
+            "--cert",
+            "c.pem",
+            "-n",
+            "ns",
+        ])
+        .unwrap();
+        assert_eq!(c.cert.as_deref(), Some("c.pem"));
+        assert_eq!(c.kube.namespace.as_deref(), Some("ns"));
+        let Some(Command::Set(s)) = c.command else {
+            panic!("not set")
+        };
+        assert_eq!(
+            (s.file.as_str(), s.items.as_slice()),
+            ("f.yaml", &["a=-".to_string()][..])
+        );
+        assert_eq!(
+            (s.from_file, s.unset),
+            (vec!["b=p".to_string()], vec!["c".to_string()])
+        );
+        let c = Cli::try_parse_from(["kubeseal", "--re-encrypt", "-f", "a", "-f", "b", "-R", "d"])
+            .unwrap();
+        assert_eq!(c.secret_files, ["a", "b"]);
+        assert_eq!(c.recursive, ["d"]);
     }
 
     #[test]

@@ -3,8 +3,12 @@
 
 pub mod cli;
 pub mod cluster;
+pub mod edit;
 pub mod key_usage;
+pub mod reencrypt_many;
 pub mod run;
+pub mod sealed_file;
+pub mod set;
 
 /// The whole program; returns the process exit code.
 pub fn main_entry() -> i32 {

@@ -23,10 +23,21 @@ pub fn run(mut cli: Cli) -> Result<()> {
         println!("kubeseal version: {}", env!("CARGO_PKG_VERSION"));
         return Ok(());
     }
-    if let Some(crate::cli::Command::Completion { shell }) = cli.command {
-        let mut cmd = <Cli as clap::CommandFactory>::command();
-        clap_complete::generate(shell, &mut cmd, "kubeseal", &mut std::io::stdout());
-        return Ok(());
+    match &cli.command {
+        Some(crate::cli::Command::Completion { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "kubeseal", &mut std::io::stdout());
+            return Ok(());
+        }
+        Some(crate::cli::Command::Set(args)) => return crate::set::run(&cli, args),
+        Some(crate::cli::Command::Edit(args)) => return crate::edit::run(&cli, args),
+        None => {}
+    }
+    if !cli.recursive.is_empty() && !cli.re_encrypt {
+        bail!("-R/--recursive requires --re-encrypt");
+    }
+    if cli.re_encrypt && (!cli.recursive.is_empty() || cli.secret_files.len() > 1) {
+        return crate::reencrypt_many::run(&cli);
     }
     if !cli.from_file.is_empty() && !cli.raw {
         bail!("--from-file requires --raw");
@@ -39,8 +50,8 @@ pub fn run(mut cli: Cli) -> Result<()> {
         ),
     };
 
-    let mut input = Input::new(cli.secret_file.clone());
-    if cli.secret_file.is_none()
+    let mut input = Input::new(cli.secret_file().cloned());
+    if cli.secret_file().is_none()
         && !cli.raw
         && !cli.fetch_cert
         && !cli.key_usage
@@ -50,8 +61,8 @@ pub fn run(mut cli: Cli) -> Result<()> {
         eprintln!("(tty detected: expecting json/yaml k8s resource in stdin)");
     }
 
-    if cli.re_encrypt && cli.sealed_secret_file.is_none() && cli.secret_file.is_some() {
-        cli.sealed_secret_file = cli.secret_file.clone();
+    if cli.re_encrypt && cli.sealed_secret_file.is_none() && cli.secret_file().is_some() {
+        cli.sealed_secret_file = cli.secret_file().cloned();
     }
     let explicit_format = match cli.format.as_deref() {
         None => None,
@@ -253,7 +264,7 @@ impl Input {
 
 /// Reads a SealedSecret, refusing objects of another kind (like upstream's typed decoder) so
 /// that a plain Secret or anything else is reported as such. A missing `kind` is accepted.
-fn sealed_secret_from_value(doc: serde_json::Value, what: &str) -> Result<SealedSecret> {
+pub(crate) fn sealed_secret_from_value(doc: serde_json::Value, what: &str) -> Result<SealedSecret> {
     match doc.get("kind") {
         None | Some(serde_json::Value::Null) => {}
         Some(serde_json::Value::String(k)) if k == "SealedSecret" => {}
@@ -277,7 +288,7 @@ fn is_url(s: &str) -> bool {
 }
 
 /// `--cert`: a file path or an http(s)/file URL.
-fn read_cert_source(src: &str) -> Result<Vec<u8>> {
+pub(crate) fn read_cert_source(src: &str) -> Result<Vec<u8>> {
     if is_url(src) {
         fetch_url(src)
     } else {
@@ -285,7 +296,7 @@ fn read_cert_source(src: &str) -> Result<Vec<u8>> {
     }
 }
 
-fn open_cert(cli: &Cli, conn: &Connection) -> Result<Vec<u8>> {
+pub(crate) fn open_cert(cli: &Cli, conn: &Connection) -> Result<Vec<u8>> {
     match cli.cert.as_deref().filter(|c| !c.is_empty()) {
         Some(src) => read_cert_source(src),
         None => runtime()?.block_on(async {
@@ -374,7 +385,7 @@ fn file_url_path(rest: &str) -> Result<std::path::PathBuf> {
     }
 }
 
-fn parse_cert(bytes: &[u8]) -> Result<Certificate> {
+pub(crate) fn parse_cert(bytes: &[u8]) -> Result<Certificate> {
     let cert = Certificate::from_pem(bytes)?;
     cert.check_valid_for_sealing(SystemTime::now())?;
     Ok(cert)
@@ -387,7 +398,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start async runtime")
 }
 
-fn read_private_keys(files: &[String]) -> Result<Vec<PrivateKey>> {
+pub(crate) fn read_private_keys(files: &[String]) -> Result<Vec<PrivateKey>> {
     let mut keys = Vec::new();
     for f in files.iter().filter(|f| !f.is_empty()) {
         let data = zeroize::Zeroizing::new(
@@ -445,7 +456,7 @@ fn validate(cli: &Cli, conn: &Connection, input: &mut Input) -> Result<()> {
     })
 }
 
-fn clean_for_output(ss: &mut SealedSecret) {
+pub(crate) fn clean_for_output(ss: &mut SealedSecret) {
     sealed_secrets_core::seal::strip_server_fields(&mut ss.metadata);
     ss.status = None;
 }
@@ -569,7 +580,7 @@ fn merge_into(
 
 /// What a file written by kubeseal holds, which decides its mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sensitivity {
+pub(crate) enum Sensitivity {
     /// Sealed output: a new file follows the umask (0666 & !umask), an existing one keeps its
     /// mode.
     Sealed,
@@ -581,7 +592,7 @@ enum Sensitivity {
 /// never see a partial file and a failed run leaves the old file untouched. The temporary
 /// file is created with its final mode (never wider), so plaintext is never readable by
 /// others, not even for a moment.
-fn write_atomically(path: &str, data: &[u8], sensitivity: Sensitivity) -> Result<()> {
+pub(crate) fn write_atomically(path: &str, data: &[u8], sensitivity: Sensitivity) -> Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let target = Path::new(path);
     let dir = match target.parent() {
