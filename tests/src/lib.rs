@@ -4,12 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
@@ -209,8 +210,56 @@ pub fn service_account_kubeconfig(ns: &str, sa: &str) -> PathBuf {
     path
 }
 
+/// The controllers this test process started (its "controllers under test"): their
+/// `POD_NAME` (the Event reporting instance) and, while running, their metrics address.
+/// Waits for a status or an Event accept only what one of these wrote, so a leftover
+/// controller (e.g. an all-namespaces one from scripts/demo.sh) cannot satisfy them.
+struct Registered {
+    pod: String,
+    metrics: Option<SocketAddr>,
+}
+
+fn registry() -> std::sync::MutexGuard<'static, HashMap<u64, Registered>> {
+    static R: OnceLock<Mutex<HashMap<u64, Registered>>> = OnceLock::new();
+    R.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// True if `instance` (an Event's reporting instance) is one of our controllers.
+pub fn is_our_instance(instance: Option<&str>) -> bool {
+    instance.is_some_and(|i| registry().values().any(|r| r.pod == i))
+}
+
+/// What the running controllers under test say about the `Synced` condition of `ns/name`
+/// (their `sealed_secrets_controller_condition_info` gauge: 1 true, -1 false), one entry per
+/// controller that has a series for it.
+pub async fn our_synced_values(ns: &str, name: &str) -> Vec<f64> {
+    let addrs: Vec<SocketAddr> = registry().values().filter_map(|r| r.metrics).collect();
+    let prefix = format!(
+        "sealed_secrets_controller_condition_info{{namespace=\"{ns}\",name=\"{name}\",condition=\"Synced\""
+    );
+    let mut out = Vec::new();
+    for a in addrs {
+        if let Ok((200, body)) = http(a, "GET", "/metrics", b"").await
+            && let Some(v) = metric_value(&String::from_utf8_lossy(&body), &prefix)
+        {
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// True if one of our running controllers reports `Synced` = `status` ("True"/"False") for
+/// `ns/name`: the status seen in the API was (also) decided by a controller under test.
+async fn ours_agree(ns: &str, name: &str, status: &str) -> bool {
+    let want = if status == "True" { 1.0 } else { -1.0 };
+    our_synced_values(ns, name).await.contains(&want)
+}
+
 /// A controller process.
 pub struct Controller {
+    id: u64,
     child: Option<Child>,
     pub api: SocketAddr,
     pub metrics: SocketAddr,
@@ -262,6 +311,9 @@ impl Controller {
         if !args.iter().any(|a| a.starts_with("--key-size")) {
             all.push("--key-size=2048".into());
         }
+        if !args.iter().any(|a| a.starts_with("--log-level")) {
+            all.push("--log-level=DEBUG".into());
+        }
         all.extend(args.iter().map(|s| s.to_string()));
         let mut env: Vec<(String, String)> = env
             .iter()
@@ -275,7 +327,10 @@ impl Controller {
                 format!("e2e-controller-{}", random_suffix()),
             ));
         }
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut c = Self {
+            id,
             child: None,
             api: SocketAddr::from(([127, 0, 0, 1], 0)),
             metrics: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -302,13 +357,28 @@ impl Controller {
             .arg(format!("--listen-metrics-addr={}", self.metrics))
             .env_remove("KUBECONFIG")
             .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info,kube=warn")
+            // The most verbose level the controller has (`--log-level=DEBUG`, set in
+            // `start_with_env`), so that log-leak checks also see DEBUG output.
+            .env_remove("RUST_LOG")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .unwrap();
         self.child = Some(child);
+        registry().insert(
+            self.id,
+            Registered {
+                pod: self.pod_name().to_string(),
+                metrics: Some(self.metrics),
+            },
+        );
+    }
+
+    fn unregister_metrics(&mut self) {
+        if let Some(r) = registry().get_mut(&self.id) {
+            r.metrics = None;
+        }
     }
 
     /// Waits for `/readyz` (keys loaded, caches synced).
@@ -326,6 +396,19 @@ impl Controller {
         let (code, body) = http(self.api, "GET", "/v1/cert.pem", b"").await.unwrap();
         assert_eq!(code, 200);
         Certificate::from_pem(&body).unwrap()
+    }
+
+    /// Asserts that the log holds DEBUG lines (so it was written at the most verbose level)
+    /// and none of `secrets`.
+    pub fn assert_log_clean(&self, secrets: &[&str]) {
+        let logs = self.logs();
+        assert!(
+            logs.lines().any(|l| l.contains("DEBUG")),
+            "log-leak check needs a DEBUG log:\n{logs}"
+        );
+        for s in secrets {
+            assert!(!logs.contains(s), "{s:?} in the controller log");
+        }
     }
 
     /// Everything the controller logged so far.
@@ -354,6 +437,7 @@ impl Controller {
 
     /// Stops the process (SIGKILL) and waits for it.
     pub fn stop(&mut self) {
+        self.unregister_metrics();
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -370,6 +454,7 @@ impl Controller {
 
     /// Sends SIGTERM and waits (at most 30 s) for the process to exit.
     pub fn terminate(&mut self) {
+        self.unregister_metrics();
         if let Some(mut c) = self.child.take() {
             let _ = Command::new("kill")
                 .args(["-TERM", &c.id().to_string()])
@@ -538,7 +623,9 @@ pub async fn create_ss(client: &Client, ns: &str, ss: &SealedSecret) -> SealedSe
     api.create(&PostParams::default(), &ss).await.unwrap()
 }
 
-/// Waits until the SealedSecret has a `Synced` condition for its current generation.
+/// Waits until the SealedSecret has a `Synced` condition for its current generation, and a
+/// controller under test reports the same condition in its metrics (a status written by any
+/// other controller is not accepted).
 pub async fn wait_synced(client: &Client, ns: &str, name: &str) -> SealedSecretCondition {
     let api: Api<SealedSecret> = Api::namespaced(client.clone(), ns);
     wait_until(
@@ -552,7 +639,8 @@ pub async fn wait_synced(client: &Client, ns: &str, name: &str) -> SealedSecretC
                 if status.observed_generation != ss.metadata.generation {
                     return None;
                 }
-                ss.synced_condition().cloned()
+                let cond = ss.synced_condition().cloned()?;
+                ours_agree(ns, name, &cond.status).await.then_some(cond)
             }
         },
     )
@@ -570,7 +658,8 @@ pub async fn wait_synced_true(client: &Client, ns: &str, name: &str) {
             async move {
                 let ss = api.get_opt(name).await.ok()??;
                 let ok = ss.status.as_ref()?.observed_generation == ss.metadata.generation
-                    && ss.synced_condition()?.status == "True";
+                    && ss.synced_condition()?.status == "True"
+                    && ours_agree(ns, name, "True").await;
                 ok.then_some(())
             }
         },
@@ -614,7 +703,8 @@ pub fn item(secret: &Secret, key: &str) -> Option<String> {
         .map(|b| String::from_utf8_lossy(&b.0).into_owned())
 }
 
-/// (reason, message) of the Events about an object.
+/// (reason, message) of the Events about an object reported by a controller under test
+/// (reporting instance = the `POD_NAME` of a [`Controller`] this process started).
 pub async fn events(client: &Client, ns: &str, name: &str) -> Vec<(String, String)> {
     let api: Api<Event> = Api::namespaced(client.clone(), ns);
     let lp = ListParams::default().fields(&format!("involvedObject.name={name}"));
@@ -623,6 +713,7 @@ pub async fn events(client: &Client, ns: &str, name: &str) -> Vec<(String, Strin
         .map(|l| {
             l.items
                 .into_iter()
+                .filter(|e| is_our_instance(e.reporting_instance.as_deref()))
                 .map(|e| (e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
                 .collect()
         })
@@ -658,8 +749,8 @@ pub fn kubeseal() -> Command {
     c
 }
 
-/// How many times an Event with `reason` was recorded about an object (Events aggregated
-/// into a series count once per occurrence).
+/// How many times a controller under test recorded an Event with `reason` about an object
+/// (Events aggregated into a series count once per occurrence).
 pub async fn event_count(client: &Client, ns: &str, name: &str, reason: &str) -> i32 {
     let api: Api<Event> = Api::namespaced(client.clone(), ns);
     let lp = ListParams::default().fields(&format!("involvedObject.name={name}"));
@@ -668,6 +759,7 @@ pub async fn event_count(client: &Client, ns: &str, name: &str, reason: &str) ->
         .map(|l| {
             l.items
                 .iter()
+                .filter(|e| is_our_instance(e.reporting_instance.as_deref()))
                 .filter(|e| e.reason.as_deref() == Some(reason))
                 .map(|e| {
                     e.series

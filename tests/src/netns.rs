@@ -50,8 +50,10 @@ impl ProxiedController {
             .arg("--key-size=2048")
             .arg("--listen-addr=:8080")
             .arg("--listen-metrics-addr=:8081")
+            .arg("--log-level=DEBUG")
             .args(args)
             .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
             .stdout(file.try_clone().unwrap())
             .stderr(file);
         let child = cmd.spawn().unwrap();
@@ -101,6 +103,18 @@ impl ProxiedController {
 
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Asserts that the log holds DEBUG lines (the most verbose level) and none of `secrets`.
+    pub fn assert_log_clean(&self, secrets: &[&str]) {
+        let logs = self.logs();
+        assert!(
+            logs.lines().any(|l| l.contains("DEBUG")),
+            "log-leak check needs a DEBUG log:\n{logs}"
+        );
+        for s in secrets {
+            assert!(!logs.contains(s), "{s:?} in the controller log");
+        }
     }
 }
 

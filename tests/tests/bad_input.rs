@@ -105,6 +105,7 @@ async fn broken_objects_fail_alone_and_name_their_items() {
         )),
         "{text}"
     );
+    ctl.assert_log_clean(&[]);
     let logs = ctl.logs();
     for p in [
         "plain-b64-secret",

@@ -101,6 +101,7 @@ async fn create_update_rename_append_recreate_and_gc() {
     .await;
 
     // The plaintext never reached the log.
+    ctl.assert_log_clean(&[]);
     let logs = ctl.logs();
     for p in ["s3cret-one", "s3cret-two", "tampered"] {
         assert!(!logs.contains(p), "plaintext {p} in the controller log");

@@ -114,7 +114,7 @@ async fn health_cert_and_verify_answers() {
     assert_eq!(code, 405);
     let (code, _) = http(ctl.api, "GET", "/nope", b"").await.unwrap();
     assert_eq!(code, 404);
-    assert!(!ctl.logs().contains("verify-pw"));
+    ctl.assert_log_clean(&["verify-pw"]);
 }
 
 #[tokio::test]
@@ -201,7 +201,7 @@ async fn rotate_reseals_for_the_newest_key_and_keeps_the_template() {
     wait_synced_true(&client, ns, "rot").await;
     let s = wait_secret(&client, ns, "rot", |_| true).await;
     assert_eq!(item(&s, "username").as_deref(), Some("rot-user"));
-    assert!(!ctl.logs().contains("rot-pw"));
+    ctl.assert_log_clean(&["rot-pw"]);
 }
 
 #[tokio::test]
@@ -238,6 +238,17 @@ async fn verify_is_rate_limited_with_retry_after() {
         (r.code == 200).then_some(())
     })
     .await;
+    // /v1/rotate is limited too.
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        codes.push(post(&ctl, "/v1/rotate", "application/json", &b).await.code);
+    }
+    assert!(codes.contains(&429), "rotate not limited: {codes:?}");
+    assert!(codes.iter().all(|c| *c == 200 || *c == 429), "{codes:?}");
+    assert!(
+        codes.iter().filter(|c| **c == 200).count() <= 2,
+        "more than the burst: {codes:?}"
+    );
 }
 
 /// `/readyz` is 503 while the first key is being generated. Made deterministic with a key
@@ -276,7 +287,8 @@ async fn metrics_are_exported() {
     let client = client().await;
     let home = TestNs::new(&client, "metrics-a").await;
     let away = TestNs::new(&client, "metrics-b").await;
-    let ctl = Controller::start(&home.name, &[&away.name], &[]);
+    // No error retries: the failing object fails exactly once, so counts are exact.
+    let ctl = Controller::start(&home.name, &[&away.name], &["--max-unseal-retries=0"]);
     ctl.wait_ready().await;
     let (a, b) = (home.name.as_str(), away.name.as_str());
     let cert = ctl.cert().await;
@@ -312,30 +324,48 @@ async fn metrics_are_exported() {
         env!("CARGO_PKG_VERSION")
     ));
     assert!(metric_value(&text, &format!("{p}unseal_requests_total ")).unwrap() >= 3.0);
-    has(&format!(
-        "{p}unseal_errors_total{{reason=\"unseal\",namespace=\"{b}\"}}"
-    ));
+    let value = |prefix: String| {
+        metric_value(&text, &prefix).unwrap_or_else(|| panic!("missing {prefix:?} in\n{text}"))
+    };
+    assert_eq!(
+        value(format!(
+            "{p}unseal_errors_total{{reason=\"unseal\",namespace=\"{b}\"}} "
+        )),
+        1.0
+    );
     has(&format!(
         "{p}condition_info{{namespace=\"{a}\",name=\"good\",condition=\"Synced\",ss_app_kubernetes_io_instance=\"inst\"}} 1"
     ));
     has(&format!(
         "{p}condition_info{{namespace=\"{b}\",name=\"bad\",condition=\"Synced\",ss_app_kubernetes_io_instance=\"\"}} -1"
     ));
-    has(&format!(
-        "{p}http_requests_total{{path=\"/v1/cert.pem\",code=\"200\",method=\"GET\"}}"
-    ));
+    // Two GETs of the certificate: `ctl.cert()` and the one above.
+    assert_eq!(
+        value(format!(
+            "{p}http_requests_total{{path=\"/v1/cert.pem\",code=\"200\",method=\"GET\"}} "
+        )),
+        2.0
+    );
     has(&format!(
         "{p}http_request_duration_seconds_bucket{{le=\"0.005\",path=\"/v1/cert.pem\",method=\"GET\"}}"
     ));
-    has(&format!(
-        "{p}http_request_duration_seconds_count{{path=\"/v1/cert.pem\",method=\"GET\"}}"
-    ));
-    has(&format!(
-        "{p}reconcile_duration_seconds_count{{result=\"success\"}}"
-    ));
-    has(&format!(
-        "{p}reconcile_duration_seconds_count{{result=\"error\"}}"
-    ));
+    assert_eq!(
+        value(format!(
+            "{p}http_request_duration_seconds_count{{path=\"/v1/cert.pem\",method=\"GET\"}} "
+        )),
+        2.0
+    );
+    assert!(
+        value(format!(
+            "{p}reconcile_duration_seconds_count{{result=\"success\"}} "
+        )) >= 2.0
+    );
+    assert_eq!(
+        value(format!(
+            "{p}reconcile_duration_seconds_count{{result=\"error\"}} "
+        )),
+        1.0
+    );
     has(&format!("{p}keys_loaded 1"));
     let fp = ctl_fingerprint(&cert);
     let secret = key_secrets(&client, a).await[0]
@@ -371,6 +401,38 @@ async fn metrics_are_exported() {
     .await;
 }
 
+/// The key's fingerprint computed independently of the code under test: Python's
+/// `cryptography` (installed by scripts/test.sh) gives the OpenSSH public key, whose wire
+/// encoding is hashed like `ssh-keygen -l` does (`SHA256:` + unpadded base64).
 fn ctl_fingerprint(cert: &Certificate) -> String {
-    cert.public_key().fingerprint().to_string()
+    use std::io::Write as _;
+    let script = r#"
+import sys, base64, hashlib
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+key = x509.load_pem_x509_certificate(sys.stdin.buffer.read()).public_key()
+line = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+blob = base64.b64decode(line.split()[1])
+print("SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("="))
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 with `cryptography` is required (scripts/test.sh installs it)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(cert.to_pem().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "python3 cryptography fingerprint failed"
+    );
+    let fp = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(fp.starts_with("SHA256:") && fp.len() == 50, "{fp}");
+    fp
 }

@@ -93,7 +93,7 @@ async fn template_data_is_no_plaintext_oracle() {
             ["password"]
         );
     }
-    assert!(!ctl.logs().contains("hunter2-oracle"));
+    ctl.assert_log_clean(&["hunter2-oracle"]);
 }
 
 /// A template that builds a 99999-deep value is never executed by verify or rotate: the

@@ -29,15 +29,39 @@ async fn wait_keys_loaded(ctl: &Controller, n: usize) {
 async fn renewal_adds_keys_and_old_keys_keep_unsealing() {
     let client = client().await;
     let ns = TestNs::new(&client, "renew").await;
-    let ctl = Controller::start(&ns.name, &[], &["--key-renew-period=3s"]);
+    let ctl = Controller::start(&ns.name, &[], &["--key-renew-period=4s"]);
     ctl.wait_ready().await;
     let ns = ns.name.as_str();
     let first = ctl.cert().await;
 
-    let newer = wait_until(Duration::from_secs(30), "a renewed key", || async {
-        if key_secrets(&client, ns).await.len() < 2 {
-            return None;
-        }
+    // One key per period, no more and no fewer: wait for the fourth key (≈ 12 s), then every
+    // gap between consecutive key Secrets (creation timestamps, 1 s resolution) is the period.
+    wait_until(Duration::from_secs(40), "four keys", || async {
+        (key_secrets(&client, ns).await.len() >= 4).then_some(())
+    })
+    .await;
+    let mut created: Vec<i64> = key_secrets(&client, ns)
+        .await
+        .iter()
+        .map(|s| {
+            s.metadata
+                .creation_timestamp
+                .as_ref()
+                .unwrap()
+                .0
+                .as_second()
+        })
+        .collect();
+    created.sort_unstable();
+    assert_eq!(created.len(), 4, "one key per period: {created:?}");
+    for w in created.windows(2) {
+        let gap = w[1] - w[0];
+        assert!(
+            (3..=7).contains(&gap),
+            "renewal gap {gap} s, want 4 s (+ key generation): {created:?}"
+        );
+    }
+    let newer = wait_until(Duration::from_secs(10), "the newest key served", || async {
         let c = ctl.cert().await;
         (c.der() != first.der()).then_some(c)
     })
@@ -75,7 +99,9 @@ async fn renewal_adds_keys_and_old_keys_keep_unsealing() {
 async fn key_secrets_made_by_hand_are_picked_up_without_restart() {
     let client = client().await;
     let ns = TestNs::new(&client, "byok").await;
-    let ctl = Controller::start(&ns.name, &[], &[]);
+    // No error retries at all: after its first failure an object is only tried again on a
+    // change (of itself, its Secret or the keys), so the key change alone must unseal it.
+    let ctl = Controller::start(&ns.name, &[], &["--max-unseal-retries=0"]);
     ctl.wait_ready().await;
     let ns = ns.name.as_str();
 
@@ -95,7 +121,14 @@ async fn key_secrets_made_by_hand_are_picked_up_without_restart() {
             wait_synced_false(&client, ns, ss_name).await,
             "no key could decrypt secret (pw)"
         );
-        // …until the key Secret appears; the failed object is retried on the key change.
+        // Not retried by a backoff timer…
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(
+            event_count(&client, ns, ss_name, "ErrUnsealFailed").await,
+            1,
+            "retried without a change"
+        );
+        // …but as soon as the key Secret appears (the key change retries failed objects).
         create_secret(&client, ns, &key_secret(secret_name, &key, &cert, pkcs8)).await;
         wait_synced_true(&client, ns, ss_name).await;
         let s = wait_secret(&client, ns, ss_name, |_| true).await;
@@ -107,7 +140,7 @@ async fn key_secrets_made_by_hand_are_picked_up_without_restart() {
         .await;
     }
     wait_keys_loaded(&ctl, 3).await;
-    assert!(!ctl.logs().contains("byok-pw"));
+    ctl.assert_log_clean(&["byok-pw"]);
 }
 
 #[tokio::test]

@@ -189,7 +189,7 @@ async fn fetch_cert_seal_validate_and_reencrypt_through_the_service_proxy() {
         err.contains("--controller-name") && err.contains("--controller-namespace"),
         "{err}"
     );
-    assert!(!ctl.logs().contains("online-plain"));
+    ctl.assert_log_clean(&["online-plain"]);
 }
 
 #[tokio::test]

@@ -237,6 +237,13 @@ async fn controller_works_with_only_its_rbac() {
         json!({"metadata": {"name": "app", "namespace": app}, "stringData": {"pw": "rbac-one"}}),
     );
     ss.metadata.labels = Some([("e2e-rbac".to_string(), ns.to_string())].into());
+    // The same, without the label: the selector excludes it (created first, so by the time
+    // the labelled one is unsealed, it has been listed/watched as well).
+    let unlabelled = seal_json(
+        &cert,
+        json!({"metadata": {"name": "unlabelled", "namespace": app}, "stringData": {"pw": "rbac-unlabelled"}}),
+    );
+    create_ss(&client, app, &unlabelled).await;
     let mut synced = watch_synced_true(&client, app, "app");
     create_ss(&client, app, &ss).await;
     let secret = wait_secret(&client, app, "app", |_| true).await;
@@ -250,6 +257,14 @@ async fn controller_works_with_only_its_rbac() {
         "SealedSecret unsealed successfully",
     )
     .await;
+
+    // `--label-selector`: the unlabelled object was never touched by this controller (no
+    // Secret — only our key can decrypt it —, no Event or metric series of ours).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(get_secret(&client, app, "unlabelled").await.is_none());
+    assert!(events(&client, app, "unlabelled").await.is_empty());
+    assert!(our_synced_values(app, "unlabelled").await.is_empty());
+    assert_eq!(our_synced_values(app, "app").await, vec![1.0]);
 
     // 5. Drift repair (metadata watch + PUT), then recreation (metadata watch + create).
     let secrets_app: Api<Secret> = Api::namespaced(client.clone(), app);
@@ -340,6 +355,24 @@ async fn controller_works_with_only_its_rbac() {
     );
     bad.metadata.labels = Some([("e2e-rbac".to_string(), ns.to_string())].into());
     create_ss(&client, app, &bad).await;
+    // `--update-status=false`: a labelled object is unsealed, but its status is never written.
+    let mut quiet = seal_json(
+        &ctl2.cert().await,
+        json!({"metadata": {"name": "quiet", "namespace": app}, "stringData": {"pw": "rbac-quiet"}}),
+    );
+    quiet.metadata.labels = Some([("e2e-rbac".to_string(), ns.to_string())].into());
+    create_ss(&client, app, &quiet).await;
+    let s3 = wait_secret(&client, app, "quiet", |_| true).await;
+    assert_eq!(item(&s3, "pw").as_deref(), Some("rbac-quiet"));
+    wait_until(Duration::from_secs(10), "quiet reconciled", || async {
+        (our_synced_values(app, "quiet").await == vec![1.0]).then_some(())
+    })
+    .await;
+    let ss_api: Api<sealed_secrets_core::SealedSecret> = Api::namespaced(client.clone(), app);
+    assert!(
+        ss_api.get("quiet").await.unwrap().status.is_none(),
+        "status written with --update-status=false"
+    );
     let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), app);
     wait_until(
         Duration::from_secs(60),
@@ -497,6 +530,12 @@ async fn controller_works_with_only_its_rbac() {
         "--subresource=proxy"
     ]));
     assert!(!user(&["get", "secrets"]));
+
+    // The failing object's status was never written either.
+    assert!(
+        ss_api.get("undecryptable").await.unwrap().status.is_none(),
+        "status written with --update-status=false"
+    );
 
     // Nothing was refused along the way.
     let logs = format!("{}{}", ctl.logs(), ctl2.logs());

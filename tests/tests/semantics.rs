@@ -198,6 +198,7 @@ async fn managed_secret_is_taken_over_and_recreated_unmanaged_is_left_alone() {
     assert_eq!(item(&s, "pw").as_deref(), Some("sealed-foreign-pw"));
     assert!(labels(&s).is_empty(), "labels replaced: {:?}", labels(&s));
     wait_synced_true(&client, ns, "foreign").await;
+    ctl.assert_log_clean(&[]);
     let logs = ctl.logs();
     for p in [
         "sealed-foreign-pw",
@@ -264,6 +265,7 @@ async fn patch_merges_and_managed_patch_also_takes_ownership() {
             assert_eq!(ann.get(MANAGED).map(String::as_str), Some("true"));
         }
     }
+    ctl.assert_log_clean(&[]);
     let logs = ctl.logs();
     for p in ["kept-value", "new-patch-pw", "old-patch-pw", "extra-value"] {
         assert!(!logs.contains(p), "plaintext {p} in the log");
@@ -610,6 +612,7 @@ async fn templates_render_override_items_and_report_errors() {
     )
     .await;
     assert!(get_secret(&client, ns, "tmpl-bad").await.is_none());
+    ctl.assert_log_clean(&[]);
     let logs = ctl.logs();
     for p in ["tmpl-p@ss", "dotted-secret", "tmpl-bad-x", &b64] {
         assert!(!logs.contains(p), "plaintext {p} in the log");

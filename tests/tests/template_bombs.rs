@@ -126,6 +126,7 @@ async fn hostile_templates_fail_alone_and_the_controller_survives() {
     );
     let (code, _) = http(ctl.api, "GET", "/healthz", b"").await.unwrap();
     assert_eq!(code, 200);
+    ctl.assert_log_clean(&[]);
     let logs = ctl.logs();
     assert!(!logs.contains("bomb-plaintext-42"));
     assert!(!logs.contains("good-plaintext-"));
