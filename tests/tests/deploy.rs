@@ -955,7 +955,7 @@ fn chart_network_policy_is_deploy_networkpolicy_yaml_and_admits_only_its_peers()
     assert_eq!(
         np["spec"]["ingress"],
         json!([
-            {"ports": [{"protocol": "TCP", "port": 9090}], "from": [
+            {"ports": [{"protocol": "TCP", "port": 9090}, {"protocol": "TCP", "port": 9443}], "from": [
                 {"ipBlock": {"cidr": "10.0.0.10/32"}},
                 {"ipBlock": {"cidr": "10.0.1.0/24"}},
                 {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
@@ -973,6 +973,19 @@ fn chart_network_policy_is_deploy_networkpolicy_yaml_and_admits_only_its_peers()
         json!({"name": "sealed"})
     );
     server_dry_run(&docs);
+
+    // Without the webhook its port is not opened.
+    let (docs, _) = render_chart(
+        &json!({"webhook": {"enabled": false},
+                "networkPolicy": {"enabled": true, "apiServerCIDRs": ["10.0.0.10/32"]}}),
+        "nowebhook",
+        "kube-system",
+    );
+    let np = the(&docs, "NetworkPolicy", "sealed-secrets-controller");
+    assert_eq!(
+        np["spec"]["ingress"][0]["ports"],
+        json!([{"protocol": "TCP", "port": 8080}])
+    );
 
     // No peers at all: an empty ingress list, i.e. all ingress denied (never "allow all").
     let (docs, _) = render_chart(
