@@ -94,7 +94,7 @@ deploy/controller.yaml.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get",{{ if not .Values.skipRecreate }} "list", "watch",{{ end }} "create", "update"{{ if .Values.oldGcBehavior }}, "delete"{{ end }}]
-# Events through events.k8s.io/v1 (kube-runtime Recorder): create, and patch for a series.
+# Events through events.k8s.io/v1 (controller events.rs): create, and patch for a series.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]

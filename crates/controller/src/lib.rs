@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod keys;
 pub mod leader;
@@ -23,7 +24,6 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, ResourceExt};
@@ -126,7 +126,7 @@ struct Shared {
     keys: Arc<KeyRegistry>,
     metrics: Arc<Metrics>,
     ready: Arc<Readiness>,
-    recorder: Recorder,
+    recorder: Arc<events::Publisher>,
     /// Becomes true once the key Secrets have been listed.
     keys_synced: watch::Sender<bool>,
     /// Writes are allowed only while this is open (leader election's fencing).
@@ -220,13 +220,11 @@ pub async fn run(flags: Flags) -> Result<()> {
         Fence::open()
     });
     let (leading_tx, leading_rx) = watch::channel(!flags.leader_elect);
-    let recorder = Recorder::new(
+    let recorder = Arc::new(events::Publisher::new(
         client.clone(),
-        Reporter {
-            controller: "sealed-secrets".into(),
-            instance: std::env::var("POD_NAME").ok(),
-        },
-    );
+        "sealed-secrets",
+        std::env::var("POD_NAME").ok(),
+    ));
     info!(namespace = %namespace, version = env!("CARGO_PKG_VERSION"), "starting controller");
     let shared = Arc::new(Shared {
         flags: flags.clone(),
@@ -586,12 +584,12 @@ async fn watch_keys(shared: Arc<Shared>) {
                     .find(|s| s.metadata.name.as_deref() == Some(name.as_str()))
                     && shared.fence.is_open()
                 {
-                    let ev = kube::runtime::events::Event {
-                        type_: kube::runtime::events::EventType::Warning,
-                        reason: "ErrKeyInvalid".into(),
-                        note: Some(format!("Key Secret skipped: {msg}")),
-                        action: "LoadKey".into(),
-                        secondary: None,
+                    let note = format!("Key Secret skipped: {msg}");
+                    let ev = events::Note {
+                        kind: events::Kind::Warning,
+                        reason: "ErrKeyInvalid",
+                        note: &note,
+                        action: "LoadKey",
                     };
                     let _ = shared
                         .recorder

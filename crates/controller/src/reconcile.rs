@@ -6,11 +6,11 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::events::{Kind as EventType, Note, Publisher};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, Resource, ResourceExt};
 use sealed_secrets_core::reconcile::{
@@ -48,7 +48,7 @@ pub struct Context {
     pub client: Client,
     pub keys: Arc<KeyRegistry>,
     pub metrics: Arc<Metrics>,
-    pub recorder: Recorder,
+    pub recorder: Arc<Publisher>,
     pub unseal_options: UnsealOptions,
     pub update_status: bool,
     pub max_retries: u32,
@@ -67,7 +67,7 @@ impl Context {
         client: Client,
         keys: Arc<KeyRegistry>,
         metrics: Arc<Metrics>,
-        recorder: Recorder,
+        recorder: Arc<Publisher>,
         unseal_options: UnsealOptions,
         update_status: bool,
         max_retries: u32,
@@ -363,12 +363,11 @@ pub fn error_policy(ss: Arc<SealedSecret>, err: &Error, ctx: Arc<Context>) -> Ac
 }
 
 async fn publish(ctx: &Context, ss: &SealedSecret, type_: EventType, reason: &str, note: &str) {
-    let ev = Event {
-        type_,
-        reason: reason.to_string(),
-        note: Some(note.to_string()),
-        action: "Unseal".to_string(),
-        secondary: None,
+    let ev = Note {
+        kind: type_,
+        reason,
+        note,
+        action: "Unseal",
     };
     if !ctx.fence.is_open() {
         return;
