@@ -194,7 +194,12 @@ async fn bench(controller: &str, n: usize, key_count: usize, rsa_sign: f64) -> R
             .arg(format!("--listen-addr=127.0.0.1:{}", free_port()))
             .arg(format!("--listen-metrics-addr=127.0.0.1:{metrics_port}"))
             .arg("--log-level=WARN")
+            // The bench's controllers need no admission webhook (and must not collide with
+            // another controller's default :9443).
+            .arg("--webhook-listen-addr=")
             .env("POD_NAME", &pod)
+            // As the manifests and the chart set it.
+            .env("MALLOC_ARENA_MAX", "2")
             .stdout(
                 std::fs::OpenOptions::new()
                     .create(true)
