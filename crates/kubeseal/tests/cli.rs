@@ -589,24 +589,10 @@ fn cert_as_http_url() {
     server.join().unwrap();
 }
 
-/// Makes a serving certificate for `127.0.0.1` with openssl (P-256, PKCS#8 key) in the
-/// sandbox: (`srv.crt`, `srv.key`).
-fn loopback_tls_cert(sb: &Sandbox) -> (PathBuf, PathBuf) {
-    let (crt, key) = (sb.path("srv.crt"), sb.path("srv.key"));
+/// Runs openssl with `args`; its absence is a failure, never a silent skip.
+fn openssl(args: &[&std::ffi::OsStr]) {
     let status = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-        ])
-        .args(["-nodes", "-subj", "/CN=127.0.0.1", "-days", "1"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&crt)
+        .args(args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status();
@@ -615,7 +601,53 @@ fn loopback_tls_cert(sb: &Sandbox) -> (PathBuf, PathBuf) {
         Ok(s) => panic!("openssl failed: {s}"),
         Err(e) => panic!("openssl is required by this test (apt-get install openssl): {e}"),
     }
-    (crt, key)
+}
+
+/// Makes, with openssl, a CA (`ca.crt`) and a serving certificate it signed for IP
+/// `127.0.0.1` (`srv.crt`, P-256 PKCS#8 key `srv.key`) in the sandbox.
+fn loopback_tls_cert(sb: &Sandbox) -> (PathBuf, PathBuf, PathBuf) {
+    let p = |n: &str| sb.path(n).into_os_string();
+    let s = |v: &str| std::ffi::OsString::from(v);
+    let ec = [
+        s("-newkey"),
+        s("ec"),
+        s("-pkeyopt"),
+        s("ec_paramgen_curve:P-256"),
+        s("-nodes"),
+    ];
+    let mut ca = vec![s("req"), s("-x509")];
+    ca.extend(ec.iter().cloned());
+    ca.extend([s("-subj"), s("/CN=e2e-test-ca"), s("-days"), s("1")]);
+    ca.extend([s("-keyout"), p("ca.key"), s("-out"), p("ca.crt")]);
+    openssl(&ca.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    let mut csr = vec![s("req"), s("-new")];
+    csr.extend(ec.iter().cloned());
+    csr.extend([s("-subj"), s("/CN=127.0.0.1")]);
+    csr.extend([s("-keyout"), p("srv.key"), s("-out"), p("srv.csr")]);
+    openssl(&csr.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    sb.write(
+        "srv.ext",
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    );
+    let sign = [
+        s("x509"),
+        s("-req"),
+        s("-in"),
+        p("srv.csr"),
+        s("-CA"),
+        p("ca.crt"),
+        s("-CAkey"),
+        p("ca.key"),
+        s("-CAcreateserial"),
+        s("-days"),
+        s("1"),
+        s("-extfile"),
+        p("srv.ext"),
+        s("-out"),
+        p("srv.crt"),
+    ];
+    openssl(&sign.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    (sb.path("ca.crt"), sb.path("srv.crt"), sb.path("srv.key"))
 }
 
 /// A TLS server on loopback (rustls, certificate `crt`) answering one GET with `body`.
@@ -687,7 +719,7 @@ fn https_once(
 #[test]
 fn cert_as_https_url() {
     let sb = Sandbox::new();
-    let (crt, key) = loopback_tls_cert(&sb);
+    let (ca, crt, key) = loopback_tls_cert(&sb);
     let served = std::fs::read(cert_path()).unwrap();
     let input = secret("app", Some("prod")).to_string();
 
@@ -695,7 +727,7 @@ fn cert_as_https_url() {
     let url = format!("https://127.0.0.1:{port}/v1/cert.pem");
     let out = stdout_of(
         sb.bare()
-            .env("SSL_CERT_FILE", &crt)
+            .env("SSL_CERT_FILE", &ca)
             .args(["--cert", &url])
             .write_stdin(input.clone()),
     );
