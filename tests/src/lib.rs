@@ -268,6 +268,8 @@ pub struct Controller {
     args: Vec<String>,
     /// Extra environment variables of the process.
     env: Vec<(String, String)>,
+    /// CPUs the process may run on (`taskset -c`), if restricted.
+    cpus: Option<String>,
 }
 
 impl Controller {
@@ -292,6 +294,19 @@ impl Controller {
     /// Like [`Controller::start_with_kubeconfig`], with extra environment variables (e.g.
     /// `POD_NAME`, which the controller reports as its Event reporting instance).
     pub fn start_with_env(
+        key_ns: &str,
+        extra_ns: &[&str],
+        args: &[&str],
+        kubeconfig: &Path,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let mut c = Self::unstarted(key_ns, extra_ns, args, kubeconfig, env);
+        c.spawn();
+        c
+    }
+
+    /// The controller [`Controller::start_with_env`] starts, not started yet.
+    fn unstarted(
         key_ns: &str,
         extra_ns: &[&str],
         args: &[&str],
@@ -329,7 +344,7 @@ impl Controller {
         }
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut c = Self {
+        Self {
             id,
             child: None,
             api: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -338,7 +353,15 @@ impl Controller {
             key_namespace: key_ns.to_string(),
             args: all,
             env,
-        };
+            cpus: None,
+        }
+    }
+
+    /// Like [`Controller::start`], but the process may only run on the CPUs in `cpus` (a
+    /// `taskset -c` list, e.g. `"0"`), so that it sees that many cores.
+    pub fn start_on_cpus(cpus: &str, key_ns: &str, args: &[&str]) -> Self {
+        let mut c = Self::unstarted(key_ns, &[], args, kubeconfig(), &[]);
+        c.cpus = Some(cpus.to_string());
         c.spawn();
         c
     }
@@ -351,7 +374,16 @@ impl Controller {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(bin("e2e-sealed-secrets-controller"))
+        let mut cmd = match &self.cpus {
+            Some(cpus) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", cpus])
+                    .arg(bin("e2e-sealed-secrets-controller"));
+                c
+            }
+            None => Command::new(bin("e2e-sealed-secrets-controller")),
+        };
+        let child = cmd
             .args(&self.args)
             .arg(format!("--listen-addr={}", self.api))
             .arg(format!("--listen-metrics-addr={}", self.metrics))

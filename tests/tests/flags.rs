@@ -505,3 +505,183 @@ async fn a_foreign_controller_cannot_satisfy_the_waits() {
     );
     wait_event(&client, ns, "g", "ErrUnsealFailed", "no key could decrypt").await;
 }
+
+/// `--old-gc-behavior`: the controller itself deletes the Secret it controls when the
+/// SealedSecret goes; without it, only Kubernetes garbage collection does. To tell the two
+/// apart, one Secret's owner reference keeps the SealedSecret's uid (what the controller
+/// checks) but names a kind no API serves, so the garbage collector cannot resolve it and
+/// never deletes that Secret. A Secret with an ordinary owner reference shows garbage
+/// collection at work in the same run, and a Secret the controller does not own (it refused
+/// to take it over) is left alone in both.
+async fn deleting_sealed_secrets(old_gc: bool) {
+    let client = client().await;
+    let ns = TestNs::new(&client, if old_gc { "flags-oldgc" } else { "flags-gc" }).await;
+    // No Secret watch: nothing repairs the owner reference the test rewrites.
+    let mut args = vec!["--skip-recreate=true"];
+    if old_gc {
+        args.push("--old-gc-behavior");
+    }
+    let ctl = Controller::start(&ns.name, &[], &args);
+    ctl.wait_ready().await;
+    let ns = ns.name.as_str();
+    let cert = ctl.cert().await;
+    let foreign: Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "foreign"}, "stringData": {"pw": "gc-foreign-pw"}
+    }))
+    .unwrap();
+    create_secret(&client, ns, &foreign).await;
+    let mut uids = std::collections::HashMap::new();
+    for name in ["hidden", "plain", "foreign"] {
+        let ss = create_ss(
+            &client,
+            ns,
+            &seal_json(&cert, pw_secret(ns, name, &format!("gc-{name}-pw"))),
+        )
+        .await;
+        uids.insert(name, ss.metadata.uid.unwrap());
+    }
+    for name in ["hidden", "plain"] {
+        wait_synced_true(&client, ns, name).await;
+    }
+    let msg = wait_synced_false(&client, ns, "foreign").await;
+    assert!(msg.contains("not managed by SealedSecret"), "{msg}");
+
+    // "hidden": same uid, controller=true, but an owner kind garbage collection cannot map.
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let patch = json!({"metadata": {"ownerReferences": [{
+        "apiVersion": "e2e.invalid/v1", "kind": "Nowhere", "name": "hidden",
+        "uid": uids["hidden"], "controller": true,
+    }]}});
+    secrets
+        .patch(
+            "hidden",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+
+    let ss_api: Api<SealedSecret> = Api::namespaced(client.clone(), ns);
+    for name in ["hidden", "plain", "foreign"] {
+        ss_api.delete(name, &DeleteParams::default()).await.unwrap();
+    }
+    // Garbage collection removes the ordinarily owned Secret in both cases.
+    wait_until(
+        Duration::from_secs(60),
+        "plain Secret collected",
+        || async {
+            get_secret(&client, ns, "plain")
+                .await
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
+    if old_gc {
+        wait_until(
+            Duration::from_secs(30),
+            "the controller deleting the Secret it controls",
+            || async {
+                get_secret(&client, ns, "hidden")
+                    .await
+                    .is_none()
+                    .then_some(())
+            },
+        )
+        .await;
+    } else {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(
+            get_secret(&client, ns, "hidden").await.is_some(),
+            "Secret deleted without --old-gc-behavior"
+        );
+    }
+    let left = get_secret(&client, ns, "foreign").await;
+    assert_eq!(
+        left.as_ref().and_then(|s| item(s, "pw")).as_deref(),
+        Some("gc-foreign-pw"),
+        "a Secret the controller does not own was deleted"
+    );
+    ctl.assert_log_clean(&["gc-hidden-pw", "gc-plain-pw", "gc-foreign-pw"]);
+}
+
+#[tokio::test]
+async fn old_gc_behavior_deletes_the_controlled_secret() {
+    deleting_sealed_secrets(true).await;
+}
+
+#[tokio::test]
+async fn without_old_gc_behavior_only_garbage_collection_deletes() {
+    deleting_sealed_secrets(false).await;
+}
+
+/// `--workers` bounds the reconciles in flight, and the CPU limit (the cores the process
+/// may use: one here, through `taskset`) bounds the unseals running, whatever the number of
+/// workers. Eight objects that each take a while to fail (300 items, each tried with four
+/// keys) keep the queue full; the metrics are sampled until all have been reconciled.
+#[tokio::test]
+async fn workers_and_the_cpu_limit_bound_concurrency() {
+    let client = client().await;
+    let ns = TestNs::new(&client, "flags-workers").await;
+    let ctl = Controller::start_on_cpus("0", &ns.name, &["--workers=3", "--max-unseal-retries=0"]);
+    ctl.wait_ready().await;
+    let ns = ns.name.as_str();
+    for i in 0..3 {
+        let (key, cert) = new_key_pair();
+        create_secret(
+            &client,
+            ns,
+            &key_secret(&format!("extra-{i}"), &key, &cert, false),
+        )
+        .await;
+    }
+    wait_metric_eq(&ctl, "sealed_secrets_controller_keys_loaded ", 4.0).await;
+    let (_, stranger) = new_key_pair();
+    let items: serde_json::Map<String, serde_json::Value> = (0..300)
+        .map(|i| (format!("k{i}"), json!(format!("workers-pw-{i}"))))
+        .collect();
+    let objects: Vec<SealedSecret> = (0..8)
+        .map(|i| {
+            let s = json!({"metadata": {"name": format!("w{i}"), "namespace": ns},
+                "stringData": items});
+            seal_json(&stranger, s)
+        })
+        .collect();
+    for ss in &objects {
+        create_ss(&client, ns, ss).await;
+    }
+    let gauge = |text: &str, name: &str| {
+        metric_value(text, &format!("sealed_secrets_controller_{name} ")).unwrap_or(-1.0)
+    };
+    let errors = |text: &str| {
+        metric_value(
+            text,
+            "sealed_secrets_controller_reconcile_duration_seconds_count{result=\"error\"} ",
+        )
+        .unwrap_or(0.0)
+    };
+    let (mut max_in_flight, mut max_running) = (0.0f64, 0.0f64);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let text = ctl.metrics_text().await;
+        max_in_flight = max_in_flight.max(gauge(&text, "reconciles_in_flight"));
+        max_running = max_running.max(gauge(&text, "unseals_running"));
+        if errors(&text) >= 8.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not all reconciled: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(max_in_flight, 3.0, "reconciles in flight with --workers=3");
+    assert_eq!(max_running, 1.0, "unseals running on one CPU");
+    let msg = wait_synced_false(&client, ns, "w0").await;
+    assert!(
+        msg.starts_with("no key could decrypt secret (k0, k1, k10,"),
+        "{msg}"
+    );
+    ctl.assert_log_clean(&["workers-pw-"]);
+}

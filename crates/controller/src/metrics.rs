@@ -91,6 +91,8 @@ pub struct Metrics {
     pub reconcile_duration: Family<ResultLabels, Histogram>,
     pub pending: Gauge,
     pub in_flight: Gauge,
+    /// Unseals holding a CPU permit right now (never more than the CPU limit).
+    pub unseals_running: Gauge,
     pub key_items: Family<KeyLabels, Gauge>,
     pub key_sealedsecrets: Family<KeyLabels, Gauge>,
     pub key_sealedsecret_items: Family<KeyLabels, Gauge>,
@@ -173,6 +175,12 @@ impl Metrics {
             "Reconciles running right now",
             in_flight.clone(),
         );
+        let unseals_running = Gauge::default();
+        registry.register(
+            "unseals_running",
+            "Unseals running right now (bounded by the CPU limit)",
+            unseals_running.clone(),
+        );
         let key_items = Family::<KeyLabels, Gauge>::default();
         registry.register(
             "key_unsealed_items",
@@ -227,6 +235,7 @@ impl Metrics {
             reconcile_duration,
             pending,
             in_flight,
+            unseals_running,
             key_items,
             key_sealedsecrets,
             key_sealedsecret_items,

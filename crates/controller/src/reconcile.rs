@@ -246,6 +246,28 @@ enum Outcome {
     Skipped,
 }
 
+/// A CPU permit, counted in `unseals_running` while it is held.
+struct CpuPermit<'a> {
+    _permit: tokio::sync::SemaphorePermit<'a>,
+    metrics: &'a Metrics,
+}
+
+impl<'a> CpuPermit<'a> {
+    fn new(permit: tokio::sync::SemaphorePermit<'a>, metrics: &'a Metrics) -> Self {
+        metrics.unseals_running.inc();
+        Self {
+            _permit: permit,
+            metrics,
+        }
+    }
+}
+
+impl Drop for CpuPermit<'_> {
+    fn drop(&mut self) {
+        self.metrics.unseals_running.dec();
+    }
+}
+
 /// The reconcile entry point for kube-runtime's `Controller`.
 pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
@@ -467,7 +489,10 @@ async fn apply_with(
 
     // Take the CPU permit before choosing the key order, so that the order reflects the
     // successes of the reconciles that ran while this one waited.
-    let permit = ctx.cpu.acquire().await.map_err(|_| Error::NoKeys)?;
+    let permit = CpuPermit::new(
+        ctx.cpu.acquire().await.map_err(|_| Error::NoKeys)?,
+        &ctx.metrics,
+    );
     let mut entries = ctx.keys.trial_order();
     if entries.is_empty() {
         return Err(Error::NoKeys);

@@ -131,4 +131,17 @@ mod tests {
         }
         assert!("global".parse::<Scope>().is_err());
     }
+
+    #[test]
+    fn cluster_wide_annotation_empty_flag_and_display() {
+        let mut a = ann(&[(NAMESPACE_WIDE, "true")]);
+        Scope::ClusterWide.apply_to(&mut a);
+        assert_eq!(a, ann(&[(CLUSTER_WIDE, "true")]));
+        assert_eq!("".parse::<Scope>().unwrap(), Scope::Strict);
+        assert_eq!(Scope::NamespaceWide.to_string(), "namespace-wide");
+        assert_eq!(
+            format!("{}/{}", Scope::ClusterWide, Scope::Strict),
+            "cluster-wide/strict"
+        );
+    }
 }

@@ -273,3 +273,177 @@ impl Meter {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(steps: u64, alloc_bytes: u64, value_depth: usize, time: Duration) -> Limits {
+        Limits {
+            steps,
+            alloc_bytes,
+            output_bytes: 99,
+            value_depth,
+            time,
+        }
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn defaults() {
+        let l = Limits::default();
+        assert_eq!(l.steps, 5_000_000);
+        assert_eq!(l.alloc_bytes, 64 << 20);
+        assert_eq!(l.output_bytes, 1 << 20);
+        assert_eq!(l.value_depth, 64);
+        assert_eq!(l.time, Duration::from_secs(2));
+        let b = Budget::new(l);
+        assert_eq!(b.limits(), &l);
+        assert_eq!(b.steps_remaining(), 5_000_000);
+        assert_eq!(b.alloc_remaining(), 64 << 20);
+        assert_eq!(b.output_remaining(), 1 << 20);
+    }
+
+    #[test]
+    fn take_steps_up_to_the_limit_exactly() {
+        let mut b = Budget::new(limits(10, 0, 1, HOUR));
+        assert_eq!(b.take_steps(3), Ok(()));
+        assert_eq!(b.steps_remaining(), 7);
+        assert_eq!(b.take_steps(7), Ok(()));
+        assert_eq!(b.steps_remaining(), 0);
+        assert_eq!(b.take_steps(1), Err(Limit::Steps));
+        let mut b = Budget::new(limits(10, 0, 1, HOUR));
+        assert_eq!(b.take_steps(11), Err(Limit::Steps));
+        assert_eq!(b.steps_remaining(), 0);
+    }
+
+    #[test]
+    fn meter_steps_and_allocations_up_to_the_limit_exactly() {
+        let mut b = Budget::new(limits(10, 100, 1, HOUR));
+        let m = b.meter();
+        assert!(m.step(4).is_ok());
+        assert!(m.step(6).is_ok());
+        assert!(m.alloc(60).is_ok());
+        assert!(m.alloc_usize(40).is_ok());
+        assert_eq!(m.alloc_left(), 0);
+        assert_eq!(m.exceeded(), None);
+        assert!(m.step(1).is_err());
+        assert_eq!(m.exceeded(), Some(Limit::Steps));
+        // Once exceeded, everything fails, even what would fit.
+        assert!(m.step(0).is_err());
+        assert!(m.alloc(0).is_err());
+
+        let mut b = Budget::new(limits(10, 100, 1, HOUR));
+        let m = b.meter();
+        assert!(m.alloc(101).is_err());
+        assert_eq!(m.exceeded(), Some(Limit::Alloc));
+        assert_eq!(m.alloc_left(), 0);
+        let mut b = Budget::new(limits(10, 100, 1, HOUR));
+        let m = b.meter();
+        assert!(m.step(11).is_err());
+        assert_eq!(m.exceeded(), Some(Limit::Steps));
+    }
+
+    #[test]
+    fn the_first_reason_wins() {
+        let mut b = Budget::new(limits(10, 100, 1, HOUR));
+        let m = b.meter();
+        let _ = m.fail(Limit::Depth);
+        let _ = m.fail(Limit::Time);
+        assert_eq!(m.exceeded(), Some(Limit::Depth));
+        assert!(m.step(1).is_err());
+        assert_eq!(m.exceeded(), Some(Limit::Depth));
+    }
+
+    #[test]
+    fn settle_takes_back_what_is_left() {
+        let mut b = Budget::new(limits(10, 100, 1, HOUR));
+        let m = b.meter();
+        assert!(m.step(4).is_ok());
+        assert!(m.alloc(30).is_ok());
+        b.settle(&m, 42);
+        assert_eq!(b.steps_remaining(), 6);
+        assert_eq!(b.alloc_remaining(), 70);
+        assert_eq!(b.output_remaining(), 42);
+        // The next render starts from there.
+        let m = b.meter();
+        assert!(m.step(7).is_err());
+    }
+
+    #[test]
+    fn depth_limit_is_inclusive_and_capped() {
+        let mut b = Budget::new(limits(10, 100, 3, HOUR));
+        let m = b.meter();
+        assert_eq!(m.depth_limit, 3);
+        assert!(m.check_depth(3).is_ok());
+        assert!(m.check_depth(4).is_err());
+        assert_eq!(m.exceeded(), Some(Limit::Depth));
+        let mut b = Budget::new(limits(10, 100, 500, HOUR));
+        assert_eq!(b.meter().depth_limit, MAX_VALUE_DEPTH);
+        assert_eq!(
+            Limit::Depth.describe(&limits(1, 1, 500, HOUR)),
+            (100, "levels of value nesting")
+        );
+    }
+
+    #[test]
+    fn the_clock_is_read_every_1024_steps() {
+        // A deadline already past: found at the 1024th step, not before.
+        let mut b = Budget::new(limits(1 << 20, 100, 1, Duration::ZERO));
+        let m = b.meter();
+        assert!(m.step(TIME_CHECK_STEPS - 1).is_ok());
+        assert!(m.step(1).is_err());
+        assert_eq!(m.exceeded(), Some(Limit::Time));
+        let mut b = Budget::new(limits(1 << 20, 100, 1, Duration::ZERO));
+        let m = b.meter();
+        assert!(m.check_time().is_err());
+        // Far from the deadline, many checks pass.
+        let mut b = Budget::new(limits(1 << 20, 100, 1, HOUR));
+        let m = b.meter();
+        for _ in 0..10 {
+            assert!(m.step(TIME_CHECK_STEPS).is_ok());
+        }
+        assert!(m.check_time().is_ok());
+    }
+
+    #[test]
+    fn the_clock_check_counter_restarts_after_each_check() {
+        // 1023 steps, a check at 1024 (passes), then 1023 more must not check again: with a
+        // deadline that passes in between, the error comes only at step 2048.
+        let mut b = Budget::new(limits(1 << 20, 100, 1, Duration::from_millis(50)));
+        let m = b.meter();
+        assert!(m.step(TIME_CHECK_STEPS).is_ok());
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(m.step(TIME_CHECK_STEPS - 1).is_ok());
+        assert!(m.step(1).is_err());
+        assert_eq!(m.exceeded(), Some(Limit::Time));
+    }
+
+    #[test]
+    fn the_clock_starts_at_first_use() {
+        let mut b = Budget::new(limits(1, 1, 1, HOUR));
+        std::thread::sleep(Duration::from_millis(20));
+        let before = Instant::now();
+        let d = b.deadline().unwrap();
+        assert!(d >= before + HOUR);
+        assert_eq!(b.deadline(), Some(d));
+    }
+
+    #[test]
+    fn descriptions() {
+        let l = limits(7, 8, 9, Duration::from_millis(1500));
+        assert_eq!(Limit::Steps.describe(&l), (7, "evaluation steps"));
+        assert_eq!(Limit::Alloc.describe(&l), (8, "bytes of allocated values"));
+        assert_eq!(Limit::Output.describe(&l), (99, "bytes of output"));
+        assert_eq!(Limit::Depth.describe(&l), (9, "levels of value nesting"));
+        assert_eq!(
+            Limit::Time.describe(&l),
+            (1500, "milliseconds of evaluation time")
+        );
+        assert_eq!(
+            Limit::TemplateSize.describe(&l),
+            (256 << 10, "bytes of template text per entry")
+        );
+    }
+}

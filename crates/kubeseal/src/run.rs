@@ -307,6 +307,27 @@ pub(crate) fn open_cert(cli: &Cli, conn: &Connection) -> Result<Vec<u8>> {
     }
 }
 
+/// The CAs an `https` certificate URL is checked against: the certificates in the file named
+/// by `SSL_CERT_FILE` if it is set (as Go programs like upstream's kubeseal do), else the
+/// Mozilla roots built in.
+fn url_roots() -> Result<ureq::tls::RootCerts> {
+    let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) else {
+        return Ok(ureq::tls::RootCerts::WebPki);
+    };
+    let pem =
+        std::fs::read(&path).with_context(|| format!("cannot read SSL_CERT_FILE {path:?}"))?;
+    let certs: Vec<ureq::tls::Certificate<'static>> = sealed_secrets_core::pem::blocks(&pem)
+        .with_context(|| format!("SSL_CERT_FILE {path:?}"))?
+        .into_iter()
+        .filter(|b| b.label == "CERTIFICATE")
+        .map(|b| ureq::tls::Certificate::from_der(&b.der).to_owned())
+        .collect();
+    if certs.is_empty() {
+        bail!("SSL_CERT_FILE {path:?} holds no certificate");
+    }
+    Ok(ureq::tls::RootCerts::new_with_certs(&certs))
+}
+
 fn fetch_url(url: &str) -> Result<Vec<u8>> {
     if let Some(rest) = url.strip_prefix("file://") {
         return std::fs::read(file_url_path(rest)?)
@@ -318,7 +339,7 @@ fn fetch_url(url: &str) -> Result<Vec<u8>> {
     let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let tls = ureq::tls::TlsConfig::builder()
         .provider(ureq::tls::TlsProvider::Rustls)
-        .root_certs(ureq::tls::RootCerts::WebPki)
+        .root_certs(url_roots()?)
         .unversioned_rustls_crypto_provider(provider)
         .build();
     let agent: ureq::Agent = ureq::Agent::config_builder()

@@ -589,6 +589,180 @@ fn cert_as_http_url() {
     server.join().unwrap();
 }
 
+/// Runs openssl with `args`; its absence is a failure, never a silent skip.
+fn openssl(args: &[&std::ffi::OsStr]) {
+    let status = std::process::Command::new("openssl")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => panic!("openssl failed: {s}"),
+        Err(e) => panic!("openssl is required by this test (apt-get install openssl): {e}"),
+    }
+}
+
+/// Makes, with openssl, a CA (`ca.crt`) and a serving certificate it signed for IP
+/// `127.0.0.1` (`srv.crt`, P-256 PKCS#8 key `srv.key`) in the sandbox.
+fn loopback_tls_cert(sb: &Sandbox) -> (PathBuf, PathBuf, PathBuf) {
+    let p = |n: &str| sb.path(n).into_os_string();
+    let s = |v: &str| std::ffi::OsString::from(v);
+    let ec = [
+        s("-newkey"),
+        s("ec"),
+        s("-pkeyopt"),
+        s("ec_paramgen_curve:P-256"),
+        s("-nodes"),
+    ];
+    let mut ca = vec![s("req"), s("-x509")];
+    ca.extend(ec.iter().cloned());
+    ca.extend([s("-subj"), s("/CN=e2e-test-ca"), s("-days"), s("1")]);
+    ca.extend([s("-keyout"), p("ca.key"), s("-out"), p("ca.crt")]);
+    openssl(&ca.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    let mut csr = vec![s("req"), s("-new")];
+    csr.extend(ec.iter().cloned());
+    csr.extend([s("-subj"), s("/CN=127.0.0.1")]);
+    csr.extend([s("-keyout"), p("srv.key"), s("-out"), p("srv.csr")]);
+    openssl(&csr.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    sb.write(
+        "srv.ext",
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    );
+    let sign = [
+        s("x509"),
+        s("-req"),
+        s("-in"),
+        p("srv.csr"),
+        s("-CA"),
+        p("ca.crt"),
+        s("-CAkey"),
+        p("ca.key"),
+        s("-CAcreateserial"),
+        s("-days"),
+        s("1"),
+        s("-extfile"),
+        p("srv.ext"),
+        s("-out"),
+        p("srv.crt"),
+    ];
+    openssl(&sign.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    (sb.path("ca.crt"), sb.path("srv.crt"), sb.path("srv.key"))
+}
+
+/// A TLS server on loopback (rustls, certificate `crt`) answering one GET with `body`.
+/// The thread returns the request line, or `None` if the client gave up in the handshake.
+fn https_once(
+    crt: &Path,
+    key: &Path,
+    body: Vec<u8>,
+) -> (u16, std::thread::JoinHandle<Option<String>>) {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let der = |p: &Path, label: &str| {
+        sealed_secrets_core::pem::blocks(&std::fs::read(p).unwrap())
+            .unwrap()
+            .into_iter()
+            .find(|b| b.label == label)
+            .unwrap()
+            .der
+            .to_vec()
+    };
+    let chain = vec![CertificateDer::from(der(crt, "CERTIFICATE"))];
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der(key, "PRIVATE KEY")));
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let config = std::sync::Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let conn = rustls::ServerConnection::new(config).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, stream);
+        let mut req = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+            match tls.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => req.extend_from_slice(&buf[..n]),
+                // The client refused the certificate.
+                Err(_) if req.is_empty() => return None,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        tls.write_all(head.as_bytes()).unwrap();
+        tls.write_all(&body).unwrap();
+        tls.conn.send_close_notify();
+        tls.flush().unwrap();
+        String::from_utf8_lossy(&req)
+            .lines()
+            .next()
+            .map(str::to_string)
+    });
+    (port, handle)
+}
+
+/// `--cert https://…`: the server's certificate is checked (an unknown CA is an error naming
+/// the URL); `SSL_CERT_FILE` names the CAs to trust instead of the built-in roots, as for Go
+/// programs.
+#[test]
+fn cert_as_https_url() {
+    let sb = Sandbox::new();
+    let (ca, crt, key) = loopback_tls_cert(&sb);
+    let served = std::fs::read(cert_path()).unwrap();
+    let input = secret("app", Some("prod")).to_string();
+
+    let (port, server) = https_once(&crt, &key, served.clone());
+    let url = format!("https://127.0.0.1:{port}/v1/cert.pem");
+    let out = stdout_of(
+        sb.bare()
+            .env("SSL_CERT_FILE", &ca)
+            .args(["--cert", &url])
+            .write_stdin(input.clone()),
+    );
+    assert_eq!(
+        server.join().unwrap().as_deref(),
+        Some("GET /v1/cert.pem HTTP/1.1")
+    );
+    assert_eq!(open(&sealed_one(&out))["pw"], PW);
+
+    // Not trusted: the built-in roots, or an SSL_CERT_FILE without the server's CA.
+    for trust in [None, Some(cert_path())] {
+        let (port, server) = https_once(&crt, &key, served.clone());
+        let url = format!("https://127.0.0.1:{port}/v1/cert.pem");
+        let mut cmd = sb.bare();
+        if let Some(t) = &trust {
+            cmd.env("SSL_CERT_FILE", t);
+        }
+        let out = cmd
+            .args(["--cert", &url])
+            .write_stdin(input.clone())
+            .assert()
+            .failure()
+            .stdout("")
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("cannot fetch \"{url}\"")),
+            "{stderr}"
+        );
+        assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+        assert_eq!(server.join().unwrap(), None, "trust {trust:?}");
+    }
+}
+
 #[test]
 fn cert_http_error_status_names_the_url() {
     let sb = Sandbox::new();
