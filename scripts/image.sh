@@ -317,6 +317,11 @@ PY
   mapfile -t cmdline <"$work/cmdline"
   [ "${cmdline[0]}" = controller ] || die "deploy/controller.yaml runs ${cmdline[0]}"
 
+  # The CRD (what `kubectl apply -f deploy/crd.yaml` installs), if the control plane lacks it.
+  if ! kubectl get crd sealedsecrets.bitnami.com >/dev/null 2>&1; then
+    kubectl apply --server-side -f "$ROOT/deploy/crd.yaml" >/dev/null
+    kubectl wait --for condition=established --timeout 60s crd/sealedsecrets.bitnami.com >/dev/null
+  fi
   kubectl create namespace "$ns" >/dev/null
   # A copy of the kubeconfig that only user 1001 can read, mounted read-only.
   kubectl config view --flatten --minify >"$work/kubeconfig"
