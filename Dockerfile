@@ -1,41 +1,76 @@
 # Container images of the Sealed Secrets controller (default target) and of kubeseal.
-# Built and run in CI by scripts/image.sh (see README "Container images"):
+# Built and run hardened in CI by scripts/image.sh (see README "Container images"):
 #
-#   DOCKER_BUILDKIT=1 docker build -t ghcr.io/example/sealed-secrets-controller:0.1.0 .
-#   DOCKER_BUILDKIT=1 docker build --target kubeseal -t ghcr.io/example/kubeseal:0.1.0 .
+#   docker build -t registry.example.com/platform/sealed-secrets-controller:0.1.0 .
+#   docker build --target kubeseal -t registry.example.com/platform/kubeseal:0.1.0 .
 #
 # Both programs are built as static glibc binaries (`-C target-feature=+crt-static` on
 # x86_64-unknown-linux-gnu; aws-lc-sys's C is compiled by the same gcc) and run on an empty
 # image holding only the binary and the CA certificate bundle: no libc, no shell, no
 # package manager, user 1001.
 #
-# The base images are build arguments so that CI, which reaches no registry, can pass images
-# it made itself (scripts/image.sh: a debootstrapped Debian bookworm with Debian's Rust, the
-# crates vendored in). Any builder works that has cargo ≥ the workspace's rust-version, gcc,
-# the static glibc (libc6-dev) and /etc/ssl/certs/ca-certificates.crt.
+# Build arguments (all optional):
+#   BUILDER_IMAGE    any image with cargo >= the workspace's rust-version, gcc, the static
+#                    glibc (libc6-dev), readelf and /etc/ssl/certs/ca-certificates.crt.
+#                    CI, which reaches no registry, passes one it made itself
+#                    (scripts/image.sh: a debootstrapped Debian bookworm with Debian's Rust
+#                    and the crates vendored in).
+#   RUNTIME_IMAGE    the image the binaries are copied onto [scratch]
+#   CARGO_PROFILE    release (default) or ci-image (no LTO, 16 codegen units: what CI uses)
+#   JOBS             cargo's parallel jobs [the number of CPUs]
+#   SOURCE_REVISION  appended to the version the binaries print (`controller --version`
+#                    prints `controller version: 0.1.0+<revision>`); scripts/image.sh passes
+#                    the git commit, so CI can tell that the image runs this tree's binary.
+#
+# Layers: the crates the workspace depends on are compiled in a layer of their own, from
+# the manifests, Cargo.lock and empty stand-ins for the sources; a change to the sources
+# only recompiles the workspace's own crates.
 
 ARG BUILDER_IMAGE=docker.io/library/rust:1.95-bookworm
 ARG RUNTIME_IMAGE=scratch
 
+# The skeleton of the workspace: every Cargo.toml, Cargo.lock, and an empty file at each
+# path a target of the manifests needs (lib.rs, main.rs, src/bin/*, benches/*, build.rs).
+# It changes only when the manifests or that set of paths change, so the dependency layer
+# below stays cached across source edits.
+FROM ${BUILDER_IMAGE} AS skeleton
+WORKDIR /src
+COPY . .
+RUN set -eu; mkdir /skeleton; \
+    find . -path ./fuzz -prune -o \( -name Cargo.toml -o -name Cargo.lock \) -print | while read -r f; do \
+      mkdir -p "/skeleton/$(dirname "$f")" && cp "$f" "/skeleton/$f"; \
+    done; \
+    find . -path ./fuzz -prune -o -type f \( -path '*/src/lib.rs' -o -path '*/src/main.rs' \
+      -o -path '*/src/bin/*.rs' -o -path '*/benches/*.rs' -o -name build.rs \) -print \
+    | while read -r f; do \
+      mkdir -p "/skeleton/$(dirname "$f")"; \
+      case "$f" in */src/lib.rs) : >"/skeleton/$f" ;; *) echo 'fn main() {}' >"/skeleton/$f" ;; esac; \
+    done; \
+    find /skeleton -exec touch -d @0 {} +
+
 FROM ${BUILDER_IMAGE} AS build
 WORKDIR /src
-# The whole workspace (cargo needs every member's manifest); .dockerignore drops target/.
-COPY . .
 # Static binaries. An explicit --target keeps build scripts and proc-macros dynamic (they run
 # on the builder); only the two programs are linked statically.
 ENV RUSTFLAGS="-C target-feature=+crt-static"
-# Parallel jobs of cargo (unset: the number of CPUs).
-ARG CARGO_BUILD_JOBS
-# Refuses to ship a binary that needs a dynamic loader (the runtime image has none).
-# Cache mounts: the crate registry and target/ survive between builds, so a rebuild after a
-# source change recompiles only the workspace crates.
-RUN --mount=type=cache,target=/usr/local/cargo/registry \
-    --mount=type=cache,target=/src/target \
-    cargo build --locked --release --target x86_64-unknown-linux-gnu \
-        -p sealed-secrets-controller -p kubeseal \
+ARG CARGO_PROFILE=release
+ARG JOBS=
+# The dependencies, compiled against the skeleton (the workspace's own crates are empty).
+COPY --from=skeleton /skeleton/ ./
+RUN cargo build --locked --profile "$CARGO_PROFILE" --target x86_64-unknown-linux-gnu \
+        ${JOBS:+--jobs "$JOBS"} -p sealed-secrets-controller -p kubeseal
+# The real sources (.dockerignore drops target/). Their timestamps come from the build
+# context, possibly older than the skeleton's build: touched, so cargo rebuilds them.
+COPY . .
+ARG SOURCE_REVISION=
+RUN find crates tests -name '*.rs' -exec touch {} + \
+    && SEALED_SECRETS_BUILD_REVISION="$SOURCE_REVISION" \
+       cargo build --locked --profile "$CARGO_PROFILE" --target x86_64-unknown-linux-gnu \
+        ${JOBS:+--jobs "$JOBS"} -p sealed-secrets-controller -p kubeseal \
+    && out="target/x86_64-unknown-linux-gnu/$CARGO_PROFILE" \
     && mkdir -p /out/bin /out/etc/ssl/certs \
-    && cp target/x86_64-unknown-linux-gnu/release/sealed-secrets-controller /out/bin/controller \
-    && cp target/x86_64-unknown-linux-gnu/release/kubeseal /out/bin/kubeseal \
+    && cp "$out/sealed-secrets-controller" /out/bin/controller \
+    && cp "$out/kubeseal" /out/bin/kubeseal \
     && cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/ \
     && for b in /out/bin/*; do \
          if readelf -l "$b" | grep -q 'Requesting program interpreter'; then \

@@ -18,15 +18,22 @@
 #   scripts/image.sh build          bases, then both images, tagged
 #                                     localhost/sealed-secrets-controller:dev
 #                                     localhost/kubeseal:dev
-#                                   (BuildKit, --network none, cache mounts for target/)
+#                                   (BuildKit, --network none; the dependencies are a
+#                                   cached layer, the git commit is passed as
+#                                   SOURCE_REVISION)
 #   scripts/image.sh check          run the images hardened against the local control plane
 #                                   (needs KUBECONFIG; see check_images below)
+#   scripts/image.sh check-broken   prove that `check` fails on broken variants of the images
+#                                   (running as root, needing a writable root filesystem,
+#                                   another binary, another revision)
 #
 # Every command needs DOCKER_HOST from dockerd-up (or a daemon on the default socket).
 #
 # Environment (all optional):
 #   SEALED_IMAGE_CACHE   cache dir [~/.cache/sealed-secrets-rs/images]
 #   SEALED_IMAGE_JOBS    cargo's parallel jobs inside the build [the number of CPUs]
+#   SEALED_IMAGE_PROFILE cargo profile of the build [ci-image: release without LTO]
+#   SEALED_IMAGE_CACHE_KEEP  build cache kept after a build [12GB]
 #   SEALED_DOCKER_DATA   data-root of a daemon started here [~/.cache/sealed-secrets-rs/docker]
 #   DOCKER               docker client [/usr/bin/docker: Debian's, which speaks BuildKit]
 set -euo pipefail
@@ -158,7 +165,8 @@ builder_image() {
   if has_image "$BUILDER_IMAGE" && [ "$(label_of "$BUILDER_IMAGE" sealed.cargo-lock)" = "$lock" ]; then
     return 0
   fi
-  local ctx
+  local ctx old
+  old="$(d image inspect -f '{{.Id}}' "$BUILDER_IMAGE" 2>/dev/null || true)"
   ctx="$(mktemp -d /tmp/sealed-vendor.XXXXXX)"
   log "cargo vendor (Cargo.lock $lock)…"
   (cd "$ROOT" && cargo vendor --locked --versioned-dirs "$ctx/vendor" >/dev/null 2>"$ctx/vendor.log") \
@@ -182,6 +190,10 @@ COPY vendor /opt/cargo-vendor
 COPY config.toml /usr/local/cargo/config.toml
 EOF
   rm -rf "$ctx"
+  # The builder of the previous Cargo.lock: no longer tagged, only taking disk space.
+  if [ -n "$old" ] && [ "$old" != "$(d image inspect -f '{{.Id}}' "$BUILDER_IMAGE")" ]; then
+    d rmi "$old" >/dev/null 2>&1 || true
+  fi
 }
 
 bases() {
@@ -190,35 +202,62 @@ bases() {
   builder_image
 }
 
+# The revision the images' binaries print after their version (`0.1.0+<revision>`): the git
+# commit of this tree, `-dirty` if tracked files differ from it; empty outside a git checkout.
+source_revision() {
+  local rev
+  rev="$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null)" || { echo ""; return; }
+  if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+    rev="$rev-dirty"
+  fi
+  echo "$rev"
+}
+
 build_images() {
   bases
-  local start
+  local start revision profile="${SEALED_IMAGE_PROFILE:-ci-image}"
+  revision="$(source_revision)"
   for target in controller kubeseal; do
     local tag="$CONTROLLER_TAG"
     [ "$target" = kubeseal ] && tag="$KUBESEAL_TAG"
     start=$(date +%s)
-    log "docker build --target $target -t $tag (BuildKit, --network none)…"
+    log "docker build --target $target -t $tag (profile $profile, revision ${revision:-none}, --network none)…"
     DOCKER_BUILDKIT=1 "$DOCKER" build --network none --progress plain \
-      --build-arg "BUILDER_IMAGE=$BUILDER_IMAGE" \
-      ${SEALED_IMAGE_JOBS:+--build-arg "CARGO_BUILD_JOBS=$SEALED_IMAGE_JOBS"} \
+      --build-arg "BUILDER_IMAGE=$BUILDER_IMAGE" --build-arg "CARGO_PROFILE=$profile" \
+      --build-arg "SOURCE_REVISION=$revision" \
+      ${SEALED_IMAGE_JOBS:+--build-arg "JOBS=$SEALED_IMAGE_JOBS"} \
       --target "$target" -t "$tag" "$ROOT" >"$CACHE/build-$target.log" 2>&1 \
       || { tail -40 "$CACHE/build-$target.log" >&2; die "docker build $target failed (log: $CACHE/build-$target.log)"; }
     log "$tag built in $(($(date +%s) - start)) s, $(d image inspect -f '{{.Size}}' "$tag") bytes"
   done
+  # Every source change leaves the previous images untagged and a new layer of compiled
+  # workspace crates in the build cache: drop the former, bound the latter (least recently
+  # used first, so the dependency layer in use stays).
+  d image prune -f >/dev/null
+  d builder prune -f --keep-storage "${SEALED_IMAGE_CACHE_KEEP:-12GB}" >/dev/null
 }
 
-# What CI proves about the images (scripts/test.sh runs it after `build`):
-#   - both images are configured to run as a numeric non-root user (1001:1001), have no shell
-#     and hold nothing but their binary and the CA bundle;
+# What CI proves about the images (scripts/test.sh runs it after `build`); it fails when any
+# of these does not hold:
+#   - both images are configured to run as the numeric non-root user 1001:1001;
+#   - their binaries are the ones the manifests run, built from this tree: run hardened
+#     (--read-only --cap-drop ALL --security-opt no-new-privileges --user 1001:1001,
+#     --network none), `controller --version` / `kubeseal --version` print the version of the
+#     manifests' image tag (deploy/controller.yaml) plus this tree's git revision;
+#   - they have no shell and hold nothing but their binary and the CA bundle;
 #   - the controller image runs the Deployment of deploy/controller.yaml: its `command` and
 #     `args` (only the listen ports moved to free loopback ports, and the controller scoped to
-#     a namespace of its own), hardened: --read-only --cap-drop ALL
-#     --security-opt no-new-privileges --user 1001:1001, host network, the control plane's
+#     a namespace of its own), hardened as above but on the host network, the control plane's
 #     kubeconfig mounted read-only. It must create its key, serve /v1/cert.pem and unseal a
 #     SealedSecret;
 #   - the kubeseal image seals that Secret from stdin with --network none.
+# SEALED_CONTROLLER_IMAGE / SEALED_KUBESEAL_IMAGE check other images than the dev tags.
+HARDENED=(--read-only --cap-drop ALL --security-opt no-new-privileges --user 1001:1001)
+
 check_images() {
   [ -n "${KUBECONFIG:-}" ] || die "check needs KUBECONFIG (the local control plane)"
+  local controller_img="${SEALED_CONTROLLER_IMAGE:-$CONTROLLER_TAG}"
+  local kubeseal_img="${SEALED_KUBESEAL_IMAGE:-$KUBESEAL_TAG}"
   CHECK_NS="image-check-$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   CHECK_NAME="sealed-image-check-$$"
   CHECK_WORK="$(mktemp -d /tmp/sealed-image-check.XXXXXX)"
@@ -226,24 +265,38 @@ check_images() {
   chmod 0755 "$work"
   trap check_cleanup EXIT
 
-  for img in "$CONTROLLER_TAG" "$KUBESEAL_TAG"; do
-    local user want extra
+  # The version the manifests deploy (their image tag) and the revision of this tree.
+  local tag_version revision want_version
+  tag_version="$(sed -n 's|^ *image: *[^ ]*/sealed-secrets-controller:\([^ @]*\) *$|\1|p' \
+    "$ROOT/deploy/controller.yaml")"
+  [ -n "$tag_version" ] || die "no sealed-secrets-controller image tag in deploy/controller.yaml"
+  # SEALED_IMAGE_EXPECT_REVISION: only for check-broken's "stale" case.
+  revision="${SEALED_IMAGE_EXPECT_REVISION:-$(source_revision)}"
+  want_version="$tag_version${revision:++$revision}"
+
+  local img program
+  for img in "$controller_img" "$kubeseal_img"; do
+    program=controller
+    [ "$img" = "$kubeseal_img" ] && program=kubeseal
+    local user got extra
     user="$(d image inspect -f '{{.Config.User}}' "$img")"
     [ "$user" = "1001:1001" ] || die "$img runs as '${user:-root}', not 1001:1001"
+    got="$(d run --rm --network none "${HARDENED[@]}" --entrypoint "$program" "$img" --version 2>&1)" \
+      || die "$img: \`$program --version\` failed when run hardened (${HARDENED[*]}): $got"
+    [ "$got" = "$program version: $want_version" ] \
+      || die "$img: \`$program --version\` prints '$got', not '$program version: $want_version' (the manifests' tag $tag_version, this tree's revision ${revision:-none}): not the binary the manifests run, or built from another tree"
     if d run --rm --network none --entrypoint /bin/sh "$img" -c true >/dev/null 2>&1; then
       die "$img has a shell"
     fi
     d create --name "$name" "$img" >/dev/null
     d export "$name" | tar -t | grep -v '/$' | sort >"$work/files"
     d rm "$name" >/dev/null
-    want=usr/local/bin/controller
-    [ "$img" = "$KUBESEAL_TAG" ] && want=usr/local/bin/kubeseal
     # Docker itself adds .dockerenv and the mount points of /etc/hosts, resolv.conf, hostname.
-    extra="$(grep -vxF -e "$want" -e etc/ssl/certs/ca-certificates.crt -e .dockerenv \
+    extra="$(grep -vxF -e "usr/local/bin/$program" -e etc/ssl/certs/ca-certificates.crt -e .dockerenv \
       -e etc/hosts -e etc/hostname -e etc/resolv.conf -e etc/mtab -e dev/console \
       "$work/files" || true)"
     [ -z "$extra" ] || die "$img holds more than its binary and the CA bundle: $extra"
-    log "$img: user 1001:1001, no shell, files: $(tr '\n' ' ' <"$work/files")"
+    log "$img: user 1001:1001, $got, no shell, files: $(tr '\n' ' ' <"$work/files")"
   done
 
   # The Deployment's command and args, from deploy/controller.yaml.
@@ -264,17 +317,20 @@ PY
   mapfile -t cmdline <"$work/cmdline"
   [ "${cmdline[0]}" = controller ] || die "deploy/controller.yaml runs ${cmdline[0]}"
 
+  # The CRD (what `kubectl apply -f deploy/crd.yaml` installs), if the control plane lacks it.
+  if ! kubectl get crd sealedsecrets.bitnami.com >/dev/null 2>&1; then
+    kubectl apply --server-side -f "$ROOT/deploy/crd.yaml" >/dev/null
+    kubectl wait --for condition=established --timeout 60s crd/sealedsecrets.bitnami.com >/dev/null
+  fi
   kubectl create namespace "$ns" >/dev/null
   # A copy of the kubeconfig that only user 1001 can read, mounted read-only.
   kubectl config view --flatten --minify >"$work/kubeconfig"
   chown 1001:1001 "$work/kubeconfig"
   chmod 0400 "$work/kubeconfig"
-  log "running $CONTROLLER_TAG hardened in namespace $ns: ${cmdline[*]}"
-  d run -d --name "$name" \
-    --read-only --cap-drop ALL --security-opt no-new-privileges --user 1001:1001 \
-    --network host -v "$work/kubeconfig:/kubeconfig:ro" -e KUBECONFIG=/kubeconfig \
+  log "running $controller_img hardened in namespace $ns: ${cmdline[*]}"
+  d run -d --name "$name" "${HARDENED[@]}" --network host -v "$work/kubeconfig:/kubeconfig:ro" -e KUBECONFIG=/kubeconfig \
     -e POD_NAMESPACE="$ns" -e POD_NAME="$name" \
-    --entrypoint "${cmdline[0]}" "$CONTROLLER_TAG" "${cmdline[@]:1}" \
+    --entrypoint "${cmdline[0]}" "$controller_img" "${cmdline[@]:1}" \
     --all-namespaces=false >/dev/null
   local ok=""
   for _ in $(seq 120); do
@@ -295,9 +351,8 @@ PY
   local value="image-check-$ns"
   kubectl create secret generic image-check -n "$ns" --from-literal=value="$value" \
     --dry-run=client -o json \
-    | d run --rm -i --network none --read-only --cap-drop ALL \
-        --security-opt no-new-privileges -v "$work/cert.pem:/cert.pem:ro" \
-        "$KUBESEAL_TAG" --cert /cert.pem -o yaml >"$work/sealed.yaml" \
+    | d run --rm -i --network none "${HARDENED[@]}" -v "$work/cert.pem:/cert.pem:ro" \
+        "$kubeseal_img" --cert /cert.pem -o yaml >"$work/sealed.yaml" \
     || die "the kubeseal image did not seal from stdin"
   grep -q 'kind: SealedSecret' "$work/sealed.yaml" || die "kubeseal output is not a SealedSecret"
   log "kubeseal image (--network none): sealed a Secret from stdin"
@@ -313,6 +368,86 @@ PY
   log "controller image: unsealed the SealedSecret; all image checks passed"
 }
 
+# The check above must fail on broken images; `check-broken` proves it on variants of the
+# built images (each a thin layer over them), each expected to fail for its own reason:
+#   root       the controller image configured to run as root (USER 0:0)
+#   writable   the controller behind a static wrapper that first writes to the image's
+#              filesystem (it works without --read-only, and fails hardened)
+#   other-bin  the kubeseal binary installed as the controller's `controller`
+#   stale      the real images, checked against another revision than theirs (what an image
+#              built from another tree looks like)
+broken_variant() {
+  local kind="$1" ctx
+  ctx="$(mktemp -d /tmp/sealed-image-broken.XXXXXX)"
+  case "$kind" in
+    root)
+      printf 'FROM %s\nUSER 0:0\n' "$CONTROLLER_TAG" >"$ctx/Dockerfile" ;;
+    other-bin)
+      printf 'FROM %s AS kubeseal\nFROM %s\nCOPY --from=kubeseal /usr/local/bin/kubeseal /usr/local/bin/controller\n' \
+        "$KUBESEAL_TAG" "$CONTROLLER_TAG" >"$ctx/Dockerfile" ;;
+    writable)
+      cat >"$ctx/wrapper.c" <<'C'
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  (void)argc;
+  FILE *f = fopen("/state/started", "w");
+  if (f == NULL) { perror("writing /state/started"); return 1; }
+  fclose(f);
+  execv("/usr/local/libexec/controller", argv);
+  perror("exec");
+  return 1;
+}
+C
+      cat >"$ctx/Dockerfile" <<EOF
+FROM $CONTROLLER_TAG AS real
+FROM $TOOLCHAIN_IMAGE AS wrapper
+COPY wrapper.c /wrapper.c
+RUN gcc -static -O2 -o /wrapper /wrapper.c && mkdir /state
+FROM $CONTROLLER_TAG
+COPY --from=real /usr/local/bin/controller /usr/local/libexec/controller
+COPY --from=wrapper /wrapper /usr/local/bin/controller
+COPY --from=wrapper --chown=1001:1001 /state /state
+EOF
+      ;;
+  esac
+  DOCKER_BUILDKIT=1 d build --quiet --network none -t "localhost/sealed-image-broken:$kind" "$ctx" >/dev/null \
+    || { rm -rf "$ctx"; die "building the broken variant $kind failed"; }
+  rm -rf "$ctx"
+}
+
+check_broken() {
+  local kind out expect
+  for kind in root writable other-bin stale; do
+    local env=()
+    case "$kind" in
+      root) expect="runs as '0:0', not 1001:1001" ;;
+      writable) expect="failed when run hardened" ;;
+      other-bin) expect="prints 'kubeseal version:" ;;
+      stale) expect="built from another tree" ;;
+    esac
+    if [ "$kind" = stale ]; then
+      env=(SEALED_IMAGE_EXPECT_REVISION=0000000000ff)
+    else
+      broken_variant "$kind"
+      env=(SEALED_CONTROLLER_IMAGE="localhost/sealed-image-broken:$kind")
+    fi
+    if [ "$kind" = writable ]; then
+      # The variant itself works when its filesystem is writable: only --read-only breaks it.
+      d run --rm --network none --user 1001:1001 --entrypoint controller \
+        "localhost/sealed-image-broken:$kind" --version >/dev/null \
+        || die "the writable variant does not even run with a writable filesystem"
+    fi
+    if out="$(env "${env[@]}" bash "${BASH_SOURCE[0]}" check 2>&1)"; then
+      die "check passed on the broken variant '$kind'"
+    fi
+    grep -qF -- "$expect" <<<"$out" \
+      || { echo "$out" >&2; die "check failed on '$kind', but not for the expected reason ($expect)"; }
+    log "check rejects the broken variant '$kind': $(grep ERROR <<<"$out" | head -1 | cut -c1-160)"
+    d rmi -f "localhost/sealed-image-broken:$kind" >/dev/null 2>&1 || true
+  done
+}
+
 check_cleanup() {
   d rm -f "$CHECK_NAME" >/dev/null 2>&1 || true
   kubectl delete namespace "$CHECK_NS" --wait=false >/dev/null 2>&1 || true
@@ -326,5 +461,6 @@ case "${1:-}" in
   bases) bases ;;
   build) build_images ;;
   check) check_images ;;
+  check-broken) check_broken ;;
   *) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

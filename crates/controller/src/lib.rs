@@ -52,7 +52,10 @@ where
     use clap::Parser;
     let flags = Flags::parse_from(args);
     if flags.version {
-        println!("controller version: {}", env!("CARGO_PKG_VERSION"));
+        println!(
+            "controller version: {}",
+            sealed_secrets_core::build_version()
+        );
         return 0;
     }
     init_logging(&flags);
@@ -163,7 +166,7 @@ pub async fn run(flags: Flags) -> Result<()> {
         "sealed-secrets",
         std::env::var("POD_NAME").ok(),
     ));
-    info!(namespace = %namespace, version = env!("CARGO_PKG_VERSION"), "starting controller");
+    info!(namespace = %namespace, version = %sealed_secrets_core::build_version(), "starting controller");
     let shared = Arc::new(Shared {
         flags: flags.clone(),
         client: client.clone(),

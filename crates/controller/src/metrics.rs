@@ -115,7 +115,7 @@ impl Metrics {
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
-                revision: env!("CARGO_PKG_VERSION").to_string(),
+                revision: sealed_secrets_core::build_version(),
             })
             .set(1);
         registry.register(

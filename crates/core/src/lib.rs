@@ -33,6 +33,39 @@ pub use types::{
 };
 pub use unseal::{UnsealError, UnsealOptions, Unsealed, unseal};
 
+/// The version the programs print (`--version`, the startup log, the `build_info` metric):
+/// the package version, followed by `+<revision>` when the build set
+/// `SEALED_SECRETS_BUILD_REVISION` (the container image build passes the git commit, so CI can
+/// tell that an image runs the binary of the tree it was built from).
+pub fn build_version() -> String {
+    version_with_revision(
+        env!("CARGO_PKG_VERSION"),
+        option_env!("SEALED_SECRETS_BUILD_REVISION"),
+    )
+}
+
+fn version_with_revision(version: &str, revision: Option<&str>) -> String {
+    match revision.map(str::trim) {
+        Some(rev) if !rev.is_empty() => format!("{version}+{rev}"),
+        _ => version.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::version_with_revision;
+
+    #[test]
+    fn revision_is_appended_as_build_metadata() {
+        assert_eq!(
+            version_with_revision("0.1.0", Some("0123abcd")),
+            "0.1.0+0123abcd"
+        );
+        assert_eq!(version_with_revision("0.1.0", Some("")), "0.1.0");
+        assert_eq!(version_with_revision("0.1.0", None), "0.1.0");
+    }
+}
+
 /// Annotations and labels with a meaning to Sealed Secrets.
 pub mod annotations {
     /// `"true"` on a SealedSecret (top level): empty OAEP label, unseal anywhere.

@@ -20,7 +20,7 @@ use crate::cluster::{Connection, Controller};
 /// Runs the CLI. Output goes to `stdout`, or atomically to `-w`'s file on success only.
 pub fn run(mut cli: Cli) -> Result<()> {
     if cli.version {
-        println!("kubeseal version: {}", env!("CARGO_PKG_VERSION"));
+        println!("kubeseal version: {}", sealed_secrets_core::build_version());
         return Ok(());
     }
     match &cli.command {
