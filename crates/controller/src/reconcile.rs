@@ -661,6 +661,21 @@ pub fn mac_matches(keys: &KeyRegistry, secret: &Secret, digest: &[u8; 32]) -> bo
     })
 }
 
+/// Replaces the Secret with `s`, then wipes `s` and the API server's echo of it; the new
+/// resourceVersion.
+async fn replace_and_wipe(
+    secrets: &Api<Secret>,
+    name: &str,
+    mut s: Secret,
+) -> Result<Option<String>, kube::Error> {
+    let res = secrets.replace(name, &PostParams::default(), &s).await;
+    wipe_secret(&mut s);
+    res.map(|mut updated| {
+        wipe_secret(&mut updated);
+        updated.metadata.resource_version.take()
+    })
+}
+
 /// Creates or updates the Secret according to the plan. When the Secret was not read first
 /// and creation reports that it exists, reads it and plans again. Every written Secret carries
 /// the MAC of its content; a Secret whose content is right but whose MAC is missing or stale is
@@ -685,13 +700,8 @@ async fn write_secret(
             }
             let mut s = e.clone();
             stamp.prepare(&mut s)?;
-            let res = secrets.replace(name, &PostParams::default(), &s).await;
-            wipe_secret(&mut s);
-            match res {
-                Ok(mut updated) => {
-                    wipe_secret(&mut updated);
-                    Ok((Outcome::Unchanged, updated.metadata.resource_version.take()))
-                }
+            match replace_and_wipe(secrets, name, s).await {
+                Ok(rv) => Ok((Outcome::Unchanged, rv)),
                 Err(e) => {
                     // Only the record is missing; the Secret itself is right.
                     debug!(name, error = %e, "cannot record the MAC on the Secret");
@@ -733,13 +743,8 @@ async fn write_secret(
         }
         SecretAction::Update(mut s) => {
             stamp.prepare(&mut s)?;
-            let res = secrets.replace(name, &PostParams::default(), &s).await;
-            wipe_secret(&mut s);
-            match res {
-                Ok(mut updated) => {
-                    wipe_secret(&mut updated);
-                    Ok((Outcome::Updated, updated.metadata.resource_version.take()))
-                }
+            match replace_and_wipe(secrets, name, s).await {
+                Ok(rv) => Ok((Outcome::Updated, rv)),
                 Err(kube::Error::Api(status)) if status.message.ends_with(IMMUTABLE_SUFFIX) => {
                     Err(Error::Immutable)
                 }
