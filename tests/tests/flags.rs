@@ -571,27 +571,14 @@ async fn deleting_sealed_secrets(old_gc: bool) {
         ss_api.delete(name, &DeleteParams::default()).await.unwrap();
     }
     // Garbage collection removes the ordinarily owned Secret in both cases.
-    wait_until(
-        Duration::from_secs(60),
-        "plain Secret collected",
-        || async {
-            get_secret(&client, ns, "plain")
-                .await
-                .is_none()
-                .then_some(())
-        },
-    )
-    .await;
+    wait_secret_gone(&client, ns, "plain", 60, "plain Secret collected").await;
     if old_gc {
-        wait_until(
-            Duration::from_secs(30),
+        wait_secret_gone(
+            &client,
+            ns,
+            "hidden",
+            30,
             "the controller deleting the Secret it controls",
-            || async {
-                get_secret(&client, ns, "hidden")
-                    .await
-                    .is_none()
-                    .then_some(())
-            },
         )
         .await;
     } else {
@@ -688,4 +675,12 @@ async fn workers_and_the_cpu_limit_bound_concurrency() {
         "{msg}"
     );
     ctl.assert_log_clean(&["workers-pw-"]);
+}
+
+/// Waits until the Secret `name` is gone.
+async fn wait_secret_gone(client: &kube::Client, ns: &str, name: &str, seconds: u64, what: &str) {
+    wait_until(Duration::from_secs(seconds), what, || async {
+        get_secret(client, ns, name).await.is_none().then_some(())
+    })
+    .await;
 }
