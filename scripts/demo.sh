@@ -81,18 +81,34 @@ done
 log "controller ready (reached through the API server's service proxy)"
 
 kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+# A re-run starts from nothing: the SealedSecret and Secret of an earlier run (perhaps sealed
+# by another controller's key on a control plane that was kept) would otherwise hide what this
+# run does.
+kubectl -n demo delete sealedsecret,secret demo-credentials --ignore-not-found --wait=true >/dev/null
 log "sealing examples/demo/secret.yaml with kubeseal (default flags)…"
 "$KUBESEAL" -f examples/demo/secret.yaml -w "$DEMO/sealed-secret.yaml"
 echo "----- SealedSecret ($DEMO/sealed-secret.yaml) -----"
 cat "$DEMO/sealed-secret.yaml"
 kubectl apply -f "$DEMO/sealed-secret.yaml"
 
+# On failure, say why: the SealedSecret's status and the controller's last log lines (the
+# controller never logs secret values).
+explain() {
+  log "$1"
+  kubectl -n demo get sealedsecret demo-credentials -o jsonpath='{.status}{"\n"}' >&2 || true
+  kubectl -n kube-system get lease sealed-secrets-controller \
+    -o jsonpath='{.spec.holderIdentity} {.spec.renewTime}{"\n"}' >&2 || true
+  echo "----- last lines of $DEMO/controller.log -----" >&2
+  tail -n 40 "$DEMO/controller.log" >&2 || true
+  exit 1
+}
 for i in $(seq 1 300); do
   kubectl -n demo get secret demo-credentials >/dev/null 2>&1 && break
-  if [ "$i" = 300 ]; then log "no Secret after 60 s; see $DEMO/controller.log"; exit 1; fi
+  if [ "$i" = 300 ]; then explain "no Secret after 60 s"; fi
   sleep 0.2
 done
-kubectl -n demo wait --for=condition=Synced --timeout=60s sealedsecret/demo-credentials >/dev/null
+kubectl -n demo wait --for=condition=Synced --timeout=60s sealedsecret/demo-credentials >/dev/null ||
+  explain "SealedSecret not Synced after 60 s"
 echo "----- SealedSecret status -----"
 kubectl -n demo get sealedsecret demo-credentials
 echo "----- Secret made by the controller -----"

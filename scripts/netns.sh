@@ -160,11 +160,11 @@ cmd_forward() {
   rm -f "$sock"
   # Host side: Unix socket -> host loopback.
   setsid socat UNIX-LISTEN:"$sock",fork,mode=600,unlink-early TCP:127.0.0.1:"$host_port" \
-    </dev/null >>"$dir/fwd-$port-host.log" 2>&1 &
+    </dev/null >>"$dir/fwd-$port-host.log" 2>&1 8>&- &
   echo $! >"$dir/fwd-$port-host.pid"
   # Netns side: netns loopback -> Unix socket. (`ip netns exec` execs, so $! is socat.)
   setsid ip netns exec "$name" socat TCP-LISTEN:"$port",bind=127.0.0.1,fork,reuseaddr \
-    UNIX-CONNECT:"$sock" </dev/null >>"$dir/fwd-$port-ns.log" 2>&1 &
+    UNIX-CONNECT:"$sock" </dev/null >>"$dir/fwd-$port-ns.log" 2>&1 8>&- &
   echo $! >"$dir/fwd-$port-ns.pid"
   for p in $(seq 1 50); do
     if [ -S "$sock" ] && ip netns exec "$name" ss -Hltn "sport = :$port" | grep -q .; then
@@ -215,6 +215,8 @@ EOF
 }
 
 # Parallel `create`s (tests run concurrently) must not pick the same subnet index.
+# Long-lived children (the socat forwarders) are started with fd 8 closed, or they would hold
+# the lock for their whole life.
 take_lock() {
   command -v flock >/dev/null || return 0
   mkdir -p "$(dirname "$NS_STATE")"

@@ -18,8 +18,11 @@ pub fn init_logging(flags: &Flags) {
         ))
     });
     let errors = std::io::stderr.with_max_level(tracing::Level::WARN);
+    // Colour codes only on a terminal: files and log collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_target(false);
     let res = if flags.log_info_stdout {
         let writer = errors.or_else(std::io::stdout);
