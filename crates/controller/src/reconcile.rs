@@ -54,6 +54,8 @@ pub struct Context {
     pub max_retries: u32,
     synced: Mutex<HashMap<ObjectRef<SealedSecret>, SyncRecord>>,
     retries: Mutex<HashMap<ObjectRef<SealedSecret>, u32>>,
+    /// Per-object locks of the reconciles running now (an entry lives only while used).
+    running: Mutex<HashMap<ObjectRef<SealedSecret>, Arc<tokio::sync::Mutex<()>>>>,
     /// Limits concurrent RSA work to the number of cores.
     cpu: tokio::sync::Semaphore,
     /// Checked before every write: only the leader writes.
@@ -83,6 +85,7 @@ impl Context {
             max_retries,
             synced: Mutex::new(HashMap::new()),
             retries: Mutex::new(HashMap::new()),
+            running: Mutex::new(HashMap::new()),
             cpu: tokio::sync::Semaphore::new(cores),
             fence: Arc::new(crate::leader::Fence::open()),
             min_key: None,
@@ -135,6 +138,25 @@ impl Context {
         self.retries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits until no other reconcile of the object runs, and holds that until the guard is
+    /// dropped.
+    pub async fn lock(&self, r: ObjectRef<SealedSecret>) -> ObjectLock<'_> {
+        let slot = {
+            let mut running = self
+                .running
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            running.entry(r.clone()).or_default().clone()
+        };
+        let guard = slot.clone().lock_owned().await;
+        ObjectLock {
+            ctx: self,
+            r,
+            slot,
+            guard: Some(guard),
+        }
     }
 
     /// True if a Secret event (its resourceVersion) is just our own last write echoing back.
@@ -268,8 +290,39 @@ impl Drop for CpuPermit<'_> {
     }
 }
 
-/// The reconcile entry point for kube-runtime's `Controller`.
+/// Held while one reconcile of an object runs (see [`Context::lock`]).
+pub struct ObjectLock<'a> {
+    ctx: &'a Context,
+    r: ObjectRef<SealedSecret>,
+    slot: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for ObjectLock<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut running = self
+            .ctx
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Ours and the map's are the only handles left: nobody waits, forget the entry.
+        if Arc::strong_count(&self.slot) == 2 {
+            running.remove(&self.r);
+        }
+    }
+}
+
+/// The reconcile entry point for kube-runtime's `Controller`. One reconcile per object at a
+/// time: the `Controller` guarantees that among its own, the lock extends it to the early
+/// path of a new term (`sync::early_changes`).
 pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _held = ctx.lock(ObjectRef::from_obj(ss.as_ref())).await;
+    reconcile_locked(ss, ctx.clone()).await
+}
+
+/// [`reconcile`] for a caller that already holds the object's [`Context::lock`].
+pub async fn reconcile_locked(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     ctx.metrics.unseal_requests.inc();
     ctx.metrics.in_flight.inc();
@@ -751,5 +804,55 @@ async fn write_secret(
                 Err(e) => Err(Error::Update(e)),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> Context {
+        use http::{Request, Response};
+        use kube::client::Body;
+        // No request is made: the lock is local.
+        let (mock, _handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let client = Client::new(mock, "default");
+        Context::new(
+            client.clone(),
+            Arc::new(KeyRegistry::new(Default::default())),
+            Arc::new(Metrics::new()),
+            Arc::new(Publisher::new(client, "test", None)),
+            UnsealOptions::default(),
+            true,
+            5,
+        )
+    }
+
+    /// A second reconcile of the same object waits for the first; another object does not;
+    /// the entry is forgotten when nobody holds or waits for it.
+    #[tokio::test]
+    async fn one_reconcile_per_object() {
+        let ctx = context();
+        let a = ObjectRef::<SealedSecret>::new("a").within("ns");
+        let b = ObjectRef::<SealedSecret>::new("b").within("ns");
+        let first = ctx.lock(a.clone()).await;
+        let other = tokio::time::timeout(Duration::from_millis(100), ctx.lock(b.clone())).await;
+        assert!(other.is_ok(), "another object is not held up");
+        drop(other);
+        let blocked = tokio::time::timeout(Duration::from_millis(100), ctx.lock(a.clone())).await;
+        assert!(
+            blocked.is_err(),
+            "the same object waits while the first runs"
+        );
+        drop(first);
+        let second = tokio::time::timeout(Duration::from_millis(100), ctx.lock(a.clone())).await;
+        assert!(second.is_ok(), "and runs once the first is done");
+        drop(second);
+        let running = ctx.running.lock().unwrap();
+        assert!(
+            running.is_empty(),
+            "no entry is left behind: {:?}",
+            running.keys()
+        );
     }
 }
