@@ -162,6 +162,13 @@ pub fn decide(
     }
 }
 
+/// Where the last leader stopped: the Lease's resourceVersion as we found it just before we
+/// took it over (released, or expired after the last renewal). etcd revisions are global, so
+/// a SealedSecret watch from there replays everything that changed since the old leader's
+/// last word. Set on each take-over, taken once by the next term; `None` for the first leader
+/// ever (no Lease existed) and without leader election.
+pub type Takeover = std::sync::Arc<Mutex<Option<String>>>;
+
 /// The elector: runs for the life of the process.
 pub struct Elector {
     cfg: LeaderConfig,
@@ -171,6 +178,7 @@ pub struct Elector {
     /// resourceVersion of the Lease as last seen, and when we first saw it.
     observed: Option<(String, Instant)>,
     wake: std::sync::Arc<Notify>,
+    takeover: Takeover,
 }
 
 impl Elector {
@@ -188,7 +196,14 @@ impl Elector {
             leading,
             observed: None,
             wake: std::sync::Arc::new(Notify::new()),
+            takeover: Takeover::default(),
         }
+    }
+
+    /// Records each take-over point into `takeover` (see [`Takeover`]).
+    pub fn with_takeover(mut self, takeover: Takeover) -> Self {
+        self.takeover = takeover;
+        self
     }
 
     fn now() -> MicroTime {
@@ -274,6 +289,12 @@ impl Elector {
             .await
         {
             Ok(l) => {
+                if !renew {
+                    *self
+                        .takeover
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(rv);
+                }
                 self.observed = l.metadata.resource_version.map(|rv| (rv, sent));
                 self.fence.extend(sent + self.cfg.renew_deadline);
                 Ok(true)

@@ -135,6 +135,8 @@ struct Shared {
     fence: Arc<Fence>,
     /// Which watches are failing (readiness).
     health: WatchHealth,
+    /// Where the previous leader stopped (leader election), for the next term's early watch.
+    takeover: leader::Takeover,
 }
 
 /// Runs the controller until SIGTERM/SIGINT.
@@ -178,6 +180,7 @@ pub async fn run(flags: Flags) -> Result<()> {
         keys_synced: watch::channel(false).0,
         fence: fence.clone(),
         health: WatchHealth::default(),
+        takeover: leader::Takeover::default(),
     });
 
     // HTTP first, so liveness passes during a slow start; readiness follows the keys and caches.
@@ -284,7 +287,8 @@ pub async fn run(flags: Flags) -> Result<()> {
             retry_period: flags.leader_elect_retry_period,
         };
         info!(lease = %cfg.lease_name, identity = %cfg.identity, "leader election on");
-        let elector = Elector::new(client.clone(), cfg, fence.clone(), tx);
+        let elector = Elector::new(client.clone(), cfg, fence.clone(), tx)
+            .with_takeover(shared.takeover.clone());
         Some(tokio::spawn(elector.run(stop_rx.clone())))
     } else {
         None
@@ -375,7 +379,12 @@ async fn lead(
                     None => vec![None],
                     Some(list) => list.into_iter().map(Some).collect(),
                 };
-            let sync = Arc::new(ScopeSync::new(scopes.len()));
+            let takeover = shared
+                .takeover
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            let sync = Arc::new(ScopeSync::new(scopes.len()).with_takeover(takeover));
             for (index, scope) in scopes.into_iter().enumerate() {
                 controllers.push(tokio::spawn(run_controller(
                     shared.clone(),

@@ -20,11 +20,13 @@ use tracing::{info, warn};
 use crate::Shared;
 use crate::reconcile::{self, Context};
 
-/// What the per-scope controllers report to each other: how many caches are synced (for
-/// readiness) and how many objects each scope has pending (the gauge is their sum).
+/// What the per-scope controllers of one term share: how many caches are synced (for
+/// readiness), how many objects each scope has pending (the gauge is their sum), and where
+/// the previous leader stopped (see [`crate::leader::Takeover`]).
 pub(crate) struct ScopeSync {
     synced: std::sync::atomic::AtomicUsize,
     pending: Vec<std::sync::atomic::AtomicUsize>,
+    takeover: Option<String>,
 }
 
 impl ScopeSync {
@@ -34,7 +36,13 @@ impl ScopeSync {
             pending: (0..scopes)
                 .map(|_| std::sync::atomic::AtomicUsize::new(0))
                 .collect(),
+            takeover: None,
         }
+    }
+
+    pub(crate) fn with_takeover(mut self, rv: Option<String>) -> Self {
+        self.takeover = rv;
+        self
     }
 }
 
@@ -61,6 +69,18 @@ pub(crate) async fn run_controller(
         wc = wc.labels(&shared.flags.label_selector);
     }
     let (reader, writer) = reflector::store::<SealedSecret>();
+    // New and changed objects do not wait for the initial list (see `early_changes`).
+    let workers = usize::from(shared.flags.workers.max(1));
+    let (early_tx, early_rx) = tokio::sync::mpsc::channel::<SealedSecret>(workers * 2);
+    tokio::spawn(early_changes(
+        shared.clone(),
+        ctx.clone(),
+        ss_api.clone(),
+        reader.clone(),
+        early_rx,
+        sync.takeover.clone(),
+        stop.clone(),
+    ));
     let forget_ctx = ctx.clone();
     let old_gc = shared.flags.old_gc_behavior;
     let gc_client = client.clone();
@@ -123,6 +143,11 @@ pub(crate) async fn run_controller(
                 Ok(watcher::Event::InitApply(ss)) if is_steady(ss) => {
                     let _ = verify_tx.send(ObjectRef::from_obj(ss));
                     false
+                }
+                Ok(watcher::Event::InitApply(ss)) => {
+                    // Also to the early path if it has room (the `Controller` has it anyway).
+                    let _ = early_tx.try_send(ss.clone());
+                    true
                 }
                 _ => true,
             };
@@ -251,6 +276,118 @@ pub(crate) async fn run_controller(
     controller
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+/// Reconciles new and changed SealedSecrets while the initial list is still being read.
+/// kube-runtime's `Controller` holds every reconcile until its store is complete (about three
+/// seconds at 5,000 objects here), so without this a SealedSecret applied just before or
+/// right after a restart or a change of leader would wait for the whole list.
+///
+/// Sources: objects of the initial list that are not steady, handed over page by page as
+/// they arrive (`listed`, a small bounded channel: what does not fit is left to the
+/// `Controller`); a watch from the current resourceVersion (one `limit=1` list gives it) for
+/// what is created or changed while the list runs; and after a take-over, a watch from where
+/// the previous leader stopped, for what was applied during the hand-over. Steady objects are left alone, and each
+/// generation is tried once (a failure's own status write comes back as a modification and
+/// must not start another attempt: the `Controller` owns retries). Stops taking objects as
+/// soon as the store is ready or the term ends; from then on the `Controller` sees everything,
+/// these objects included, which it then finds in sync without decrypting again.
+pub(crate) async fn early_changes(
+    shared: Arc<Shared>,
+    ctx: Arc<Context>,
+    api: Api<SealedSecret>,
+    reader: reflector::Store<SealedSecret>,
+    listed: tokio::sync::mpsc::Receiver<SealedSecret>,
+    takeover: Option<String>,
+    mut stop: watch::Receiver<bool>,
+) {
+    use kube::api::{ListParams, WatchEvent, WatchParams};
+    let label_selector = &shared.flags.label_selector;
+    let workers = usize::from(shared.flags.workers.max(1));
+    let mut lp = ListParams::default().limit(1);
+    let mut wp = WatchParams::default().timeout(290);
+    if !label_selector.is_empty() {
+        lp = lp.labels(label_selector);
+        wp = wp.labels(label_selector);
+    }
+    // Reconciles already running when this fires finish (cancelling one half-way would leave
+    // its metrics and writes half done).
+    let done = async move {
+        let ready = async {
+            loop {
+                let wait = reader.wait_until_ready();
+                if tokio::time::timeout(std::time::Duration::from_millis(200), wait)
+                    .await
+                    .is_ok()
+                {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            () = ready => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+    };
+    let done = futures::future::FutureExt::shared(Box::pin(done));
+    // From now on; and, after a take-over, also from where the previous leader stopped (a
+    // watch the API server may refuse as too old, then only the list covers that gap).
+    let from_now = {
+        let (api, wp) = (api.clone(), wp.clone());
+        futures::stream::once(async move {
+            let list = api.list_metadata(&lp).await.ok()?;
+            let rv = list.metadata.resource_version?;
+            api.watch(&wp, &rv).await.ok()
+        })
+    };
+    let from_takeover = futures::stream::once(async move {
+        let rv = takeover?;
+        api.watch(&wp, &rv).await.ok()
+    });
+    let watched = futures::stream::select(from_now, from_takeover)
+        .filter_map(futures::future::ready)
+        .flat_map_unordered(None, |events| events.boxed())
+        .filter_map(|ev| {
+            futures::future::ready(match ev {
+                Ok(WatchEvent::Added(ss) | WatchEvent::Modified(ss)) => Some(ss),
+                _ => None,
+            })
+        })
+        .boxed();
+    let listed = futures::stream::unfold(listed, |mut rx| async move {
+        rx.recv().await.map(|ss| (ss, rx))
+    })
+    .boxed();
+    // The list and the watches may bring one object's generations out of order: only a
+    // higher generation than any seen before is taken.
+    let mut seen: std::collections::HashMap<String, i64> = Default::default();
+    futures::stream::select(listed, watched)
+        .take_until(done.clone())
+        .filter(move |ss| {
+            let fresh = !is_steady(ss) && {
+                let uid = ss.metadata.uid.clone().unwrap_or_default();
+                let generation = ss.metadata.generation.unwrap_or(0);
+                let newer = seen.get(&uid).is_none_or(|g| generation > *g);
+                if newer {
+                    seen.insert(uid, generation);
+                }
+                newer
+            };
+            futures::future::ready(fresh)
+        })
+        .for_each_concurrent(workers, |ss| {
+            let ctx = ctx.clone();
+            let done = done.clone();
+            async move {
+                let _held = ctx.lock(ObjectRef::from_obj(&ss)).await;
+                // Once the store is ready the `Controller` reconciles from its fresh copy; an
+                // early one that has not started by then would only be older.
+                if futures::FutureExt::now_or_never(done).is_none() {
+                    let _ = reconcile::reconcile_locked(Arc::new(ss), ctx.clone()).await;
+                }
+            }
+        })
         .await;
 }
 
