@@ -11,22 +11,16 @@ fn not_a_secret() {
     let sb = Sandbox::new();
     let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"},
                     "data": {"k": PW}});
-    assert_fails(
+    assert_seal_fails(
         &sb,
-        || sb.seal(&[]),
-        Some(cm.to_string().as_bytes()),
+        &[],
+        cm.to_string().as_bytes(),
         &["not a Secret", "ConfigMap"],
         &[],
     );
     // Also when it is the second document.
     let two = format!("{}\n{}", secret("a", Some("n")), cm);
-    assert_fails(
-        &sb,
-        || sb.seal(&[]),
-        Some(two.as_bytes()),
-        &["ConfigMap"],
-        &[],
-    );
+    assert_seal_fails(&sb, &[], two.as_bytes(), &["ConfigMap"], &[]);
 }
 
 #[test]
@@ -37,10 +31,10 @@ fn missing_name() {
         json!({"kind": "Secret", "metadata": {"name": "", "namespace": "n"}, "stringData": {"pw": PW}}),
         json!({"kind": "Secret", "stringData": {"pw": PW}}),
     ] {
-        assert_fails(
+        assert_seal_fails(
             &sb,
-            || sb.seal(&[]),
-            Some(input.to_string().as_bytes()),
+            &[],
+            input.to_string().as_bytes(),
             &["missing metadata.name in input Secret"],
             &[],
         );
@@ -53,10 +47,10 @@ fn invalid_base64_in_data() {
     let bad_value = "s3cr3t!!not-base64";
     let input = json!({"kind": "Secret", "metadata": {"name": "s", "namespace": "n"},
                        "data": {"good": b64("fine"), "password": bad_value}});
-    let stderr = assert_fails(
+    let stderr = assert_seal_fails(
         &sb,
-        || sb.seal(&[]),
-        Some(input.to_string().as_bytes()),
+        &[],
+        input.to_string().as_bytes(),
         &["invalid base64 in data item \"password\""],
         &[bad_value, "s3cr3t"],
     );
@@ -64,10 +58,10 @@ fn invalid_base64_in_data() {
     // Unpadded base64 is invalid too (Go requires padding).
     let input = json!({"kind": "Secret", "metadata": {"name": "s", "namespace": "n"},
                        "data": {"pw": "YWJjZA"}});
-    assert_fails(
+    assert_seal_fails(
         &sb,
-        || sb.seal(&[]),
-        Some(input.to_string().as_bytes()),
+        &[],
+        input.to_string().as_bytes(),
         &["invalid base64 in data item \"pw\""],
         &["YWJjZA"],
     );
@@ -109,20 +103,20 @@ fn non_string_values() {
             "invalid Secret: invalid type: string, expected a boolean",
         ),
     ] {
-        assert_fails(
+        assert_seal_fails(
             &sb,
-            || sb.seal(&[]),
-            Some(input.to_string().as_bytes()),
+            &[],
+            input.to_string().as_bytes(),
             &[expect],
             &["987654321"],
         );
     }
     // The same in YAML.
     let yaml = "kind: Secret\nmetadata: {name: s, namespace: ns1}\nstringData:\n  pin: 987654321\n";
-    assert_fails(
+    assert_seal_fails(
         &sb,
-        || sb.seal(&[]),
-        Some(yaml.as_bytes()),
+        &[],
+        yaml.as_bytes(),
         &["stringData item \"pin\" is not a string"],
         &["987654321"],
     );
@@ -138,13 +132,7 @@ fn yaml_that_is_not_an_object() {
         "[1, 2]\n",
         "kind: Secret\nmetadata: {name: s, namespace: ns1}\nstringData: {a: b}\n---\n- x\n",
     ] {
-        assert_fails(
-            &sb,
-            || sb.seal(&[]),
-            Some(input.as_bytes()),
-            &["is not an object"],
-            &[],
-        );
+        assert_seal_fails(&sb, &[], input.as_bytes(), &["is not an object"], &[]);
     }
 }
 
@@ -177,10 +165,10 @@ fn malformed_yaml_and_json_do_not_echo_input() {
         format!("{{\"kind\": \"Secret\", \"stringData\": {{\"pw\": \"{secret_value}"),
     ];
     for input in &inputs {
-        let stderr = assert_fails(
+        let stderr = assert_seal_fails(
             &sb,
-            || sb.seal(&[]),
-            Some(input.as_bytes()),
+            &[],
+            input.as_bytes(),
             &[],
             &[secret_value, "Sup3r", "Canary"],
         );
@@ -191,10 +179,10 @@ fn malformed_yaml_and_json_do_not_echo_input() {
         assert!(stderr.contains("line"), "the position is kept: {stderr}");
     }
     // Invalid UTF-8.
-    assert_fails(
+    assert_seal_fails(
         &sb,
-        || sb.seal(&[]),
-        Some(b"kind: Secret\nstringData:\n  pw: \xff\xfe\n"),
+        &[],
+        b"kind: Secret\nstringData:\n  pw: \xff\xfe\n",
         &["UTF-8"],
         &[],
     );
@@ -204,13 +192,7 @@ fn malformed_yaml_and_json_do_not_echo_input() {
 fn empty_input() {
     let sb = Sandbox::new();
     for input in ["", "\n\n", "---\n", "---\n---\n# nothing\n", "   "] {
-        assert_fails(
-            &sb,
-            || sb.seal(&[]),
-            Some(input.as_bytes()),
-            &["no secrets found"],
-            &[],
-        );
+        assert_seal_fails(&sb, &[], input.as_bytes(), &["no secrets found"], &[]);
     }
     sb.write("empty.yaml", "");
     assert_fails(

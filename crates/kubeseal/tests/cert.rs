@@ -58,10 +58,13 @@ fn http_once(status: &'static str, body: Vec<u8>) -> (u16, std::thread::JoinHand
     (port, handle)
 }
 
-/// Runs openssl with `args`; its absence is a failure, never a silent skip.
-fn openssl(args: &[&std::ffi::OsStr]) {
+/// Runs openssl with `args` in the sandbox (file names are relative to it); its absence is a
+/// failure, never a silent skip (scripts/build-control-plane.sh, run by scripts/test.sh,
+/// installs it).
+fn openssl(sb: &Sandbox, args: &[&str]) {
     let status = std::process::Command::new("openssl")
         .args(args)
+        .current_dir(sb.dir.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status();
@@ -72,50 +75,73 @@ fn openssl(args: &[&std::ffi::OsStr]) {
     }
 }
 
+/// `openssl req` with a new P-256 key, unencrypted, and `args`.
+fn openssl_req_ec(sb: &Sandbox, args: &[&str]) {
+    let mut all = vec![
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    all.extend_from_slice(args);
+    openssl(sb, &all);
+}
+
 /// Makes, with openssl, a CA (`ca.crt`) and a serving certificate it signed for IP
 /// `127.0.0.1` (`srv.crt`, P-256 PKCS#8 key `srv.key`) in the sandbox.
 fn loopback_tls_cert(sb: &Sandbox) -> (PathBuf, PathBuf, PathBuf) {
-    let p = |n: &str| sb.path(n).into_os_string();
-    let s = |v: &str| std::ffi::OsString::from(v);
-    let ec = [
-        s("-newkey"),
-        s("ec"),
-        s("-pkeyopt"),
-        s("ec_paramgen_curve:P-256"),
-        s("-nodes"),
-    ];
-    let mut ca = vec![s("req"), s("-x509")];
-    ca.extend(ec.iter().cloned());
-    ca.extend([s("-subj"), s("/CN=e2e-test-ca"), s("-days"), s("1")]);
-    ca.extend([s("-keyout"), p("ca.key"), s("-out"), p("ca.crt")]);
-    openssl(&ca.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
-    let mut csr = vec![s("req"), s("-new")];
-    csr.extend(ec.iter().cloned());
-    csr.extend([s("-subj"), s("/CN=127.0.0.1")]);
-    csr.extend([s("-keyout"), p("srv.key"), s("-out"), p("srv.csr")]);
-    openssl(&csr.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    openssl_req_ec(
+        sb,
+        &[
+            "-x509",
+            "-subj",
+            "/CN=e2e-test-ca",
+            "-days",
+            "1",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ],
+    );
+    openssl_req_ec(
+        sb,
+        &[
+            "-new",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "srv.key",
+            "-out",
+            "srv.csr",
+        ],
+    );
     sb.write(
         "srv.ext",
         "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
     );
-    let sign = [
-        s("x509"),
-        s("-req"),
-        s("-in"),
-        p("srv.csr"),
-        s("-CA"),
-        p("ca.crt"),
-        s("-CAkey"),
-        p("ca.key"),
-        s("-CAcreateserial"),
-        s("-days"),
-        s("1"),
-        s("-extfile"),
-        p("srv.ext"),
-        s("-out"),
-        p("srv.crt"),
-    ];
-    openssl(&sign.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    openssl(
+        sb,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "srv.ext",
+            "-out",
+            "srv.crt",
+        ],
+    );
     (sb.path("ca.crt"), sb.path("srv.crt"), sb.path("srv.key"))
 }
 
@@ -220,11 +246,7 @@ fn cert_as_file_url() {
     let input = secret("app", Some("prod")).to_string();
     assert_fails(
         &sb,
-        || {
-            let mut c = sb.bare();
-            c.args(["--cert", &missing]);
-            c
-        },
+        || sb.cmd(["--cert", &missing]),
         Some(input.as_bytes()),
         &[&missing],
         &[],
@@ -375,17 +397,7 @@ fn expired_certificate() {
         &["--cert", "expired.pem", "--raw", "--name", "x"][..],
         &["--cert", "expired.pem", "--merge-into", "nowhere.json"][..],
     ] {
-        let stderr = assert_fails(
-            &sb,
-            || {
-                let mut c = sb.bare();
-                c.args(args);
-                c
-            },
-            Some(input.as_bytes()),
-            &[],
-            &[],
-        );
+        let stderr = assert_fails(&sb, || sb.cmd(args), Some(input.as_bytes()), &[], &[]);
         assert_eq!(
             stderr,
             "error: failed to encrypt using an expired certificate on July 15, 2017\n"
@@ -402,42 +414,16 @@ fn expired_certificate() {
 #[test]
 fn non_rsa_certificate() {
     let sb = Sandbox::new();
-    let status = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-subj",
-            "/CN=x",
-            "-days",
-            "1",
-            "-keyout",
-        ])
-        .arg(sb.path("ec.key"))
-        .arg("-out")
-        .arg(sb.path("ec.pem"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
-    // openssl is a test dependency (scripts/build-control-plane.sh, run by scripts/test.sh,
-    // installs it): its absence is a failure, never a silent skip.
-    match status {
-        Ok(s) if s.success() => {}
-        Ok(s) => panic!("openssl failed: {s}"),
-        Err(e) => panic!("openssl is required by this test (apt-get install openssl): {e}"),
-    }
+    openssl_req_ec(
+        &sb,
+        &[
+            "-x509", "-subj", "/CN=x", "-days", "1", "-keyout", "ec.key", "-out", "ec.pem",
+        ],
+    );
     let input = secret("app", Some("prod")).to_string();
     assert_fails(
         &sb,
-        || {
-            let mut c = sb.bare();
-            c.args(["--cert", "ec.pem"]);
-            c
-        },
+        || sb.cmd(["--cert", "ec.pem"]),
         Some(input.as_bytes()),
         &["expected RSA public key"],
         &[],
@@ -464,11 +450,7 @@ fn garbage_certificates() {
     ] {
         let stderr = assert_fails(
             &sb,
-            || {
-                let mut c = sb.bare();
-                c.args(["--cert", file]);
-                c
-            },
+            || sb.cmd(["--cert", file]),
             Some(input.as_bytes()),
             &[expect],
             &[],

@@ -218,11 +218,7 @@ fn online_modes_fail_clearly_without_a_cluster() {
     for (args, stdin) in cases {
         let stderr = assert_fails(
             &sb,
-            || {
-                let mut c = sb.bare();
-                c.args(&args);
-                c
-            },
+            || sb.cmd(&args),
             stdin.map(str::as_bytes),
             &["kubeconfig"],
             &[],
@@ -236,15 +232,13 @@ fn online_modes_fail_clearly_without_a_cluster() {
     assert_fails(
         &sb,
         || {
-            let mut c = sb.bare();
-            c.args([
+            sb.cmd([
                 "--validate",
                 "--kubeconfig",
                 "missing-config",
                 "-f",
                 "sealed.json",
-            ]);
-            c
+            ])
         },
         None,
         &["missing-config"],

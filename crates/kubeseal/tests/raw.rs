@@ -119,10 +119,10 @@ fn raw_errors() {
         &["--raw"][..],
         &["--raw", "--scope", "strict", "-n", "prod"][..],
     ] {
-        assert_fails(
+        assert_seal_fails(
             &sb,
-            || sb.seal(args),
-            Some(PW.as_bytes()),
+            args,
+            PW.as_bytes(),
             &["must provide the --name flag with --raw and --scope strict"],
             &[],
         );

@@ -3,12 +3,31 @@
 
 mod common;
 
+use std::ffi::OsStr;
+
+use assert_cmd::Command;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
 use predicates::prelude::*;
 use sealed_secrets_core::codec::parse_documents;
 use serde_json::{Value, json};
+
+/// `kubeseal --recovery-unseal ARGS` with one `--recovery-private-key` flag for each of `keys`.
+fn recover<K: AsRef<OsStr>>(sb: &Sandbox, keys: &[K], args: &[&str]) -> Command {
+    let mut c = sb.cmd(["--recovery-unseal"]);
+    for k in keys {
+        c.arg("--recovery-private-key").arg(k);
+    }
+    c.args(args);
+    c
+}
+
+/// `kubeseal --recovery-unseal -f sealed.json` with `keys`: the unsealed Secret must be the
+/// fixture's.
+fn check_recovers_fixture<K: AsRef<OsStr>>(sb: &Sandbox, keys: &[K]) {
+    check_unsealed_json(&stdout_of(&mut recover(sb, keys, &["-f", "sealed.json"])));
+}
 
 fn check_unsealed_json(out: &[u8]) {
     let v: Value = serde_json::from_slice(out).unwrap();
@@ -28,14 +47,7 @@ fn recovery_unseal_with_pem_keys() {
     let sb = Sandbox::new();
     sealed_fixture(&sb);
     for key in [key_path(), key_pkcs8_path()] {
-        let out = stdout_of(
-            sb.bare()
-                .arg("--recovery-unseal")
-                .arg("--recovery-private-key")
-                .arg(&key)
-                .args(["-f", "sealed.json"]),
-        );
-        check_unsealed_json(&out);
+        check_recovers_fixture(&sb, &[key]);
     }
     // From stdin, as YAML.
     let out = stdout_of(
@@ -51,14 +63,14 @@ fn recovery_unseal_with_pem_keys() {
     assert_eq!(v["kind"], "Secret");
     assert_eq!(v["data"]["pw"], b64(PW));
     // To a -w file.
-    sb.bare()
-        .arg("--recovery-unseal")
-        .arg("--recovery-private-key")
-        .arg(key_path())
-        .args(["-f", "sealed.json", "-w", "plain.json"])
-        .assert()
-        .success()
-        .stdout("");
+    recover(
+        &sb,
+        &[key_path()],
+        &["-f", "sealed.json", "-w", "plain.json"],
+    )
+    .assert()
+    .success()
+    .stdout("");
     check_unsealed_json(sb.read("plain.json").as_bytes());
 }
 
@@ -97,8 +109,7 @@ fn recovered_plaintext_is_0600_and_sealed_output_follows_the_umask() {
     let key = key.to_str().unwrap();
     let cert = cert_path();
     let cert = cert.to_str().unwrap();
-    for (umask, sealed_mode) in [("022", 0o644), ("002", 0o664), ("077", 0o600)] {
-        let plain = format!("plain-{umask}.json");
+    let recover_to = |umask: &str, target: &str| {
         under_umask(
             &sb,
             umask,
@@ -109,9 +120,13 @@ fn recovered_plaintext_is_0600_and_sealed_output_follows_the_umask() {
                 "-f",
                 "sealed.json",
                 "-w",
-                &plain,
+                target,
             ],
         );
+    };
+    for (umask, sealed_mode) in [("022", 0o644), ("002", 0o664), ("077", 0o600)] {
+        let plain = format!("plain-{umask}.json");
+        recover_to(umask, &plain);
         assert_eq!(
             mode_of(&sb, &plain),
             0o600,
@@ -130,19 +145,7 @@ fn recovered_plaintext_is_0600_and_sealed_output_follows_the_umask() {
     // file keeps that file's own mode.
     sb.write("wide.json", "old\n");
     std::fs::set_permissions(sb.path("wide.json"), std::fs::Permissions::from_mode(0o644)).unwrap();
-    under_umask(
-        &sb,
-        "022",
-        &[
-            "--recovery-unseal",
-            "--recovery-private-key",
-            key,
-            "-f",
-            "sealed.json",
-            "-w",
-            "wide.json",
-        ],
-    );
+    recover_to("022", "wide.json");
     assert_eq!(mode_of(&sb, "wide.json"), 0o600);
     sb.write("kept.json", "old\n");
     std::fs::set_permissions(sb.path("kept.json"), std::fs::Permissions::from_mode(0o640)).unwrap();
@@ -195,14 +198,7 @@ fn recovery_unseal_with_key_secrets_and_lists() {
         "keys-list.yaml",
         "two-docs.yaml",
     ] {
-        let out = stdout_of(sb.bare().args([
-            "--recovery-unseal",
-            "--recovery-private-key",
-            file,
-            "-f",
-            "sealed.json",
-        ]));
-        check_unsealed_json(&out);
+        check_recovers_fixture(&sb, &[file]);
     }
 }
 
@@ -214,26 +210,10 @@ fn recovery_unseal_right_key_among_wrong_ones() {
     sb.write("own.pem", test_key_pem());
     // Repeated flags, in either order.
     for (a, b) in [("other.pem", "own.pem"), ("own.pem", "other.pem")] {
-        let out = stdout_of(sb.bare().args([
-            "--recovery-unseal",
-            "--recovery-private-key",
-            a,
-            "--recovery-private-key",
-            b,
-            "-f",
-            "sealed.json",
-        ]));
-        check_unsealed_json(&out);
+        check_recovers_fixture(&sb, &[a, b]);
     }
     // A comma list.
-    let out = stdout_of(sb.bare().args([
-        "--recovery-unseal",
-        "--recovery-private-key",
-        "other.pem,own.pem",
-        "-f",
-        "sealed.json",
-    ]));
-    check_unsealed_json(&out);
+    check_recovers_fixture(&sb, &["other.pem,own.pem"]);
 }
 
 #[test]
@@ -243,17 +223,7 @@ fn recovery_unseal_wrong_key() {
     sb.write("other.pem", other_key_pem());
     let stderr = assert_fails(
         &sb,
-        || {
-            let mut c = sb.bare();
-            c.args([
-                "--recovery-unseal",
-                "--recovery-private-key",
-                "other.pem",
-                "-f",
-                "sealed.json",
-            ]);
-            c
-        },
+        || recover(&sb, &["other.pem"], &["-f", "sealed.json"]),
         None,
         &[],
         &[],
@@ -266,11 +236,7 @@ fn recovery_unseal_wrong_key() {
         "app",
     );
     sb.write("moved.json", serde_json::to_string(&moved_ss).unwrap());
-    sb.bare()
-        .arg("--recovery-unseal")
-        .arg("--recovery-private-key")
-        .arg(key_path())
-        .args(["-f", "moved.json"])
+    recover(&sb, &[key_path()], &["-f", "moved.json"])
         .assert()
         .failure()
         .stderr("error: no key could decrypt secret (pw, user)\n");
@@ -308,9 +274,8 @@ fn recovery_unseal_bad_key_files_are_named() {
         let stderr = assert_fails(
             &sb,
             || {
-                let mut c = sb.bare();
-                c.args(["--recovery-unseal", "-f", "sealed.json"])
-                    .arg(format!("--recovery-private-key={file}"));
+                let mut c = sb.cmd(["--recovery-unseal", "-f", "sealed.json"]);
+                c.arg(format!("--recovery-private-key={file}"));
                 c
             },
             None,
@@ -323,17 +288,16 @@ fn recovery_unseal_bad_key_files_are_named() {
         assert!(stderr.lines().count() == 1, "{stderr}");
     }
     // The right key does not make up for a broken one.
-    sb.bare()
-        .arg("--recovery-unseal")
-        .arg("--recovery-private-key")
-        .arg(key_path())
-        .args(["--recovery-private-key", "garbage.txt", "-f", "sealed.json"])
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains("garbage.txt"));
+    recover(
+        &sb,
+        &[key_path(), "garbage.txt".into()],
+        &["-f", "sealed.json"],
+    )
+    .assert()
+    .failure()
+    .stderr(predicate::str::contains("garbage.txt"));
     // No key at all.
-    sb.bare()
-        .args(["--recovery-unseal", "-f", "sealed.json"])
+    sb.cmd(["--recovery-unseal", "-f", "sealed.json"])
         .assert()
         .failure()
         .stderr(predicate::str::contains("--recovery-private-key"));
@@ -388,14 +352,7 @@ fn recovery_unseal_truncated_tampered_and_bad_ciphertext() {
         sb.write(&file, serde_json::to_string(&bad).unwrap());
         let stderr = assert_fails(
             &sb,
-            || {
-                let mut c = sb.bare();
-                c.arg("--recovery-unseal")
-                    .arg("--recovery-private-key")
-                    .arg(key_path())
-                    .args(["-f", &file]);
-                c
-            },
+            || recover(&sb, &[key_path()], &["-f", &file]),
             None,
             &[expected],
             &[],
@@ -409,16 +366,7 @@ fn recovery_unseal_truncated_tampered_and_bad_ciphertext() {
 fn recovery_unseal_renders_template_data() {
     let sb = Sandbox::new();
     reencrypt_fixture(&sb, "tmpl.yaml");
-    let out = stdout_of(
-        sb.bare()
-            .args([
-                "--recovery-unseal",
-                "-f",
-                "tmpl.yaml",
-                "--recovery-private-key",
-            ])
-            .arg(key_path()),
-    );
+    let out = stdout_of(&mut recover(&sb, &[key_path()], &["-f", "tmpl.yaml"]));
     let v: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["data"]["conn"], b64(format!("user={USER} pw={PW}")));
     assert_eq!(v["data"]["pw"], b64(PW));
@@ -457,13 +405,7 @@ fn recovery_unseal_input_errors() {
     ] {
         assert_fails(
             &sb,
-            || {
-                let mut c = sb.bare();
-                c.arg("--recovery-unseal")
-                    .arg("--recovery-private-key")
-                    .arg(key_path());
-                c
-            },
+            || recover(&sb, &[key_path()], &[]),
             Some(stdin.as_bytes()),
             &[expect],
             &[],
@@ -471,14 +413,7 @@ fn recovery_unseal_input_errors() {
     }
     assert_fails(
         &sb,
-        || {
-            let mut c = sb.bare();
-            c.arg("--recovery-unseal")
-                .arg("--recovery-private-key")
-                .arg(key_path())
-                .args(["-f", "two.json"]);
-            c
-        },
+        || recover(&sb, &[key_path()], &["-f", "two.json"]),
         None,
         &["exactly one SealedSecret, found 2"],
         &[],

@@ -3,9 +3,17 @@
 
 mod common;
 
+use assert_cmd::Command;
 use common::*;
 use predicates::prelude::*;
 use serde_json::{Value, json};
+
+/// `kubeseal --re-encrypt ARGS --recovery-private-key test-key.pem`.
+fn re_encrypt(sb: &Sandbox, args: &[&str]) -> Command {
+    let mut c = sb.cmd(["--re-encrypt"]);
+    c.args(args).arg("--recovery-private-key").arg(key_path());
+    c
+}
 
 #[test]
 fn re_encrypt_offline_to_stdout() {
@@ -23,8 +31,7 @@ fn re_encrypt_offline_to_stdout() {
     sb.write("new-cert.pem", other_cert_pem());
     for flag in ["--re-encrypt", "--rotate"] {
         let out = stdout_of(
-            sb.bare()
-                .args([flag, "--cert", "new-cert.pem", "--recovery-private-key"])
+            sb.cmd([flag, "--cert", "new-cert.pem", "--recovery-private-key"])
                 .arg(key_path())
                 .write_stdin(sb.read("sealed.json")),
         );
@@ -74,10 +81,7 @@ fn re_encrypt_offline_rewrites_input_file_in_place() {
     sb.write("new-cert.pem", other_cert_pem());
     for file in ["sealed.json", "sealed.yaml"] {
         let before = reencrypt_fixture(&sb, file);
-        sb.bare()
-            .args(["--re-encrypt", "--cert", "new-cert.pem", "-f", file])
-            .arg("--recovery-private-key")
-            .arg(key_path())
+        re_encrypt(&sb, &["--cert", "new-cert.pem", "-f", file])
             .assert()
             .success()
             .stdout("");
@@ -92,20 +96,19 @@ fn re_encrypt_offline_rewrites_input_file_in_place() {
     // With -w, the input file is left alone.
     reencrypt_fixture(&sb, "sealed.json");
     let original = sb.read("sealed.json");
-    sb.bare()
-        .args([
-            "--re-encrypt",
+    re_encrypt(
+        &sb,
+        &[
             "--cert",
             "new-cert.pem",
             "-f",
             "sealed.json",
             "-w",
             "new.json",
-        ])
-        .arg("--recovery-private-key")
-        .arg(key_path())
-        .assert()
-        .success();
+        ],
+    )
+    .assert()
+    .success();
     assert_eq!(sb.read("sealed.json"), original);
     assert_eq!(
         open_with(&sealed_one(sb.read("new.json").as_bytes()), other_key()).unwrap()["user"],
@@ -121,10 +124,7 @@ fn re_encrypt_offline_errors() {
     sb.write("new-cert.pem", other_cert_pem());
     sb.write("other.pem", other_key_pem());
     // Missing --cert.
-    sb.bare()
-        .args(["--re-encrypt", "-f", "sealed.json"])
-        .arg("--recovery-private-key")
-        .arg(key_path())
+    re_encrypt(&sb, &["-f", "sealed.json"])
         .assert()
         .failure()
         .code(1)
@@ -148,10 +148,7 @@ fn re_encrypt_offline_errors() {
         ));
     // An expired target certificate.
     sb.write("expired.pem", expired_cert_pem());
-    sb.bare()
-        .args(["--re-encrypt", "--cert", "expired.pem", "-f", "sealed.json"])
-        .arg("--recovery-private-key")
-        .arg(key_path())
+    re_encrypt(&sb, &["--cert", "expired.pem", "-f", "sealed.json"])
         .assert()
         .failure()
         .stderr(predicate::str::contains(
@@ -159,10 +156,7 @@ fn re_encrypt_offline_errors() {
         ));
     // A plain Secret is not re-encrypted.
     sb.write("plain.json", secret("app", Some("prod")).to_string());
-    sb.bare()
-        .args(["--re-encrypt", "--cert", "new-cert.pem", "-f", "plain.json"])
-        .arg("--recovery-private-key")
-        .arg(key_path())
+    re_encrypt(&sb, &["--cert", "new-cert.pem", "-f", "plain.json"])
         .assert()
         .failure()
         .stderr(predicate::str::contains(

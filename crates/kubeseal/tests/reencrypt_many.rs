@@ -62,18 +62,21 @@ fn tree_is_moved_to_the_current_key_and_summarised() {
     sb.write("tree/.git/x.yaml", "kind: SealedSecret\nbroken: [\n");
 
     let keys = format!("{},{}", sb.other_key_file().display(), key_path().display());
-    sb.kubeseal()
-        .args([
-            "--re-encrypt",
-            "-R",
-            "tree",
-            "--recovery-private-key",
-            &keys,
-            "--cert",
-        ])
-        .arg(cert_path())
-        .assert()
-        .success()
+    let re_encrypt_tree = || {
+        sb.kubeseal()
+            .args([
+                "--re-encrypt",
+                "-R",
+                "tree",
+                "--recovery-private-key",
+                &keys,
+                "--cert",
+            ])
+            .arg(cert_path())
+            .assert()
+            .success()
+    };
+    re_encrypt_tree()
         .stderr(predicate::str::contains(
             "15 file(s): 13 re-encrypted, 2 skipped, 0 failed",
         ))
@@ -110,21 +113,9 @@ fn tree_is_moved_to_the_current_key_and_summarised() {
         .iter()
         .map(|(p, _)| std::fs::read_to_string(p).unwrap())
         .collect();
-    sb.kubeseal()
-        .args([
-            "--re-encrypt",
-            "-R",
-            "tree",
-            "--recovery-private-key",
-            &keys,
-            "--cert",
-        ])
-        .arg(cert_path())
-        .assert()
-        .success()
-        .stderr(predicate::str::contains(
-            "15 file(s): 0 re-encrypted, 15 skipped, 0 failed",
-        ));
+    re_encrypt_tree().stderr(predicate::str::contains(
+        "15 file(s): 0 re-encrypted, 15 skipped, 0 failed",
+    ));
     for ((p, _), before) in files.iter().zip(&snapshot) {
         assert_eq!(&std::fs::read_to_string(p).unwrap(), before);
     }

@@ -12,10 +12,7 @@ use serde_json::json;
 fn scope_strict_binds_namespace_and_name() {
     let sb = Sandbox::new();
     for args in [&[][..], &["--scope", "strict"][..]] {
-        let ss = sealed_one(&stdout_of(
-            sb.seal(args)
-                .write_stdin(secret("app", Some("prod")).to_string()),
-        ));
+        let ss = seal_value(&sb, args, &secret("app", Some("prod")));
         assert!(ss.metadata.annotations.is_none());
         assert!(template_meta(&ss).annotations.is_none());
         assert_eq!(open(&ss)["pw"], PW);
@@ -29,10 +26,11 @@ fn scope_strict_binds_namespace_and_name() {
 #[test]
 fn scope_namespace_wide_binds_namespace_only() {
     let sb = Sandbox::new();
-    let ss = sealed_one(&stdout_of(
-        sb.seal(&["--scope", "namespace-wide"])
-            .write_stdin(secret("app", Some("prod")).to_string()),
-    ));
+    let ss = seal_value(
+        &sb,
+        &["--scope", "namespace-wide"],
+        &secret("app", Some("prod")),
+    );
     assert_eq!(ann(&ss.metadata.annotations, NAMESPACE_WIDE), Some("true"));
     assert_eq!(ann(&ss.metadata.annotations, CLUSTER_WIDE), None);
     assert_eq!(
@@ -46,10 +44,11 @@ fn scope_namespace_wide_binds_namespace_only() {
 #[test]
 fn scope_cluster_wide_unseals_anywhere_and_may_lack_namespace() {
     let sb = Sandbox::new();
-    let ss = sealed_one(&stdout_of(
-        sb.seal(&["--scope", "cluster-wide", "-o", "yaml"])
-            .write_stdin(secret("app", None).to_string()),
-    ));
+    let ss = seal_value(
+        &sb,
+        &["--scope", "cluster-wide", "-o", "yaml"],
+        &secret("app", None),
+    );
     assert_eq!(ss.metadata.namespace, None, "no namespace is invented");
     assert_eq!(template_meta(&ss).namespace, None);
     assert_eq!(ann(&ss.metadata.annotations, CLUSTER_WIDE), Some("true"));
@@ -60,10 +59,11 @@ fn scope_cluster_wide_unseals_anywhere_and_may_lack_namespace() {
     assert_eq!(open(&ss)["pw"], PW);
     assert_eq!(open(&moved(&ss, Some("anywhere"), "renamed"))["user"], USER);
     // An input namespace is kept, but does not bind.
-    let ss = sealed_one(&stdout_of(
-        sb.seal(&["--scope", "cluster-wide"])
-            .write_stdin(secret("app", Some("prod")).to_string()),
-    ));
+    let ss = seal_value(
+        &sb,
+        &["--scope", "cluster-wide"],
+        &secret("app", Some("prod")),
+    );
     assert_eq!(ss.metadata.namespace.as_deref(), Some("prod"));
     assert_eq!(open(&moved(&ss, Some("dev"), "x"))["pw"], PW);
 }
@@ -73,10 +73,7 @@ fn scope_flag_replaces_input_annotations() {
     let sb = Sandbox::new();
     let mut input = secret("app", Some("prod"));
     input["metadata"]["annotations"] = json!({NAMESPACE_WIDE: "true", "keep": "me"});
-    let ss = sealed_one(&stdout_of(
-        sb.seal(&["--scope", "cluster-wide"])
-            .write_stdin(input.to_string()),
-    ));
+    let ss = seal_value(&sb, &["--scope", "cluster-wide"], &input);
     let top = ss.metadata.annotations.as_ref().unwrap();
     assert_eq!(
         top.keys().collect::<Vec<_>>(),
@@ -101,7 +98,7 @@ fn input_scope_annotations_honoured_without_flag() {
         input["metadata"]["annotations"] = json!({annotation: "true"});
         // Upstream: --scope strict (the default) cannot remove annotations on the input.
         for args in [&[][..], &["--scope", "strict"][..]] {
-            let ss = sealed_one(&stdout_of(sb.seal(args).write_stdin(input.to_string())));
+            let ss = seal_value(&sb, args, &input);
             assert_eq!(
                 Scope::from_annotations(ss.metadata.annotations.as_ref()),
                 scope
@@ -116,7 +113,7 @@ fn input_scope_annotations_honoured_without_flag() {
     // Only the exact string "true" counts.
     let mut input = secret("app", Some("prod"));
     input["metadata"]["annotations"] = json!({CLUSTER_WIDE: "yes"});
-    let ss = sealed_one(&stdout_of(sb.seal(&[]).write_stdin(input.to_string())));
+    let ss = seal_value(&sb, &[], &input);
     assert!(ss.metadata.annotations.is_none());
     assert!(open_with(&moved(&ss, Some("prod"), "renamed"), test_key()).is_err());
 }
@@ -125,10 +122,10 @@ fn input_scope_annotations_honoured_without_flag() {
 fn invalid_scope_value() {
     let sb = Sandbox::new();
     let input = secret("app", Some("prod")).to_string();
-    assert_fails(
+    assert_seal_fails(
         &sb,
-        || sb.seal(&["--scope", "global"]),
-        Some(input.as_bytes()),
+        &["--scope", "global"],
+        input.as_bytes(),
         &[
             "\"global\"",
             "--scope",
@@ -141,10 +138,7 @@ fn invalid_scope_value() {
 #[test]
 fn name_override() {
     let sb = Sandbox::new();
-    let ss = sealed_one(&stdout_of(
-        sb.seal(&["--name", "renamed"])
-            .write_stdin(secret("app", Some("prod")).to_string()),
-    ));
+    let ss = seal_value(&sb, &["--name", "renamed"], &secret("app", Some("prod")));
     assert_eq!(ss.metadata.name.as_deref(), Some("renamed"));
     assert_eq!(template_meta(&ss).name.as_deref(), Some("renamed"));
     // Strict scope: sealed for the new name.
@@ -166,13 +160,7 @@ fn namespace_mismatch_is_an_error() {
     let sb = Sandbox::new();
     let input = secret("app", Some("a")).to_string();
     for flag in ["-n", "--namespace"] {
-        let stderr = assert_fails(
-            &sb,
-            || sb.seal(&[flag, "b"]),
-            Some(input.as_bytes()),
-            &[],
-            &[],
-        );
+        let stderr = assert_seal_fails(&sb, &[flag, "b"], input.as_bytes(), &[], &[]);
         assert_eq!(
             stderr,
             "error: namespace mismatch: input secret is in namespace \"a\" but \"b\" was specified\n"

@@ -110,11 +110,7 @@ fn w_target_untouched_when_sealing_fails() {
     let input = secret("app", Some("prod")).to_string();
     assert_fails(
         &sb,
-        || {
-            let mut c = sb.bare();
-            c.args(["--cert", "bad-cert.pem"]);
-            c
-        },
+        || sb.cmd(["--cert", "bad-cert.pem"]),
         Some(input.as_bytes()),
         &["failed to read any certificates"],
         &[],
@@ -125,13 +121,7 @@ fn w_target_untouched_when_sealing_fails() {
         secret("a", Some("prod")),
         json!({"kind": "Secret", "metadata": {"namespace": "prod"}, "stringData": {"x": PW}})
     );
-    assert_fails(
-        &sb,
-        || sb.seal(&[]),
-        Some(two.as_bytes()),
-        &["missing metadata.name"],
-        &[],
-    );
+    assert_seal_fails(&sb, &[], two.as_bytes(), &["missing metadata.name"], &[]);
     // -w in a directory that does not exist: a clear error.
     sb.seal(&["-w", "no/such/dir/out.json"])
         .write_stdin(input)
@@ -144,10 +134,10 @@ fn w_target_untouched_when_sealing_fails() {
 fn invalid_output_format() {
     let sb = Sandbox::new();
     let input = secret("app", Some("prod")).to_string();
-    assert_fails(
+    assert_seal_fails(
         &sb,
-        || sb.seal(&["-o", "xml"]),
-        Some(input.as_bytes()),
+        &["-o", "xml"],
+        input.as_bytes(),
         &["unsupported output format: xml"],
         &[],
     );
@@ -224,10 +214,10 @@ fn allow_empty_data() {
                             "data": {}, "stringData": {}})
     .to_string();
     for input in [&empty, &empty_maps] {
-        assert_fails(
+        assert_seal_fails(
             &sb,
-            || sb.seal(&[]),
-            Some(input.as_bytes()),
+            &[],
+            input.as_bytes(),
             &["secret.data is empty in input Secret", "--allow-empty-data"],
             &[],
         );
@@ -249,7 +239,7 @@ fn string_data_sealed_as_bytes_and_wins_over_data() {
         "data": {"both": b64("from-data"), "bin": b64([0u8, 159, 146, 150, 255])},
         "stringData": {"both": "from-stringData", "utf8": "héllo ✓", "empty": ""},
     });
-    let ss = sealed_one(&stdout_of(sb.seal(&[]).write_stdin(input.to_string())));
+    let ss = seal_value(&sb, &[], &input);
     let u = unseal(
         &ss,
         std::slice::from_ref(test_key()),
@@ -346,10 +336,7 @@ fn last_applied_and_server_fields_stripped() {
 #[test]
 fn key_hint_annotation_only_when_asked() {
     let sb = Sandbox::new();
-    let plain = sealed_one(&stdout_of(
-        sb.seal(&[])
-            .write_stdin(secret("app", Some("prod")).to_string()),
-    ));
+    let plain = seal_value(&sb, &[], &secret("app", Some("prod")));
     let hint = "sealedsecrets.bitnami.com/key-hint";
     assert!(
         plain
@@ -359,10 +346,7 @@ fn key_hint_annotation_only_when_asked() {
             .is_none_or(|a| !a.contains_key(hint)),
         "off by default"
     );
-    let hinted = sealed_one(&stdout_of(
-        sb.seal(&["--key-hint"])
-            .write_stdin(secret("app", Some("prod")).to_string()),
-    ));
+    let hinted = seal_value(&sb, &["--key-hint"], &secret("app", Some("prod")));
     assert_eq!(
         hinted.metadata.annotations.as_ref().unwrap()[hint],
         test_key().fingerprint()

@@ -230,6 +230,11 @@ pub fn sealed_one(out: &[u8]) -> SealedSecret {
     docs.remove(0)
 }
 
+/// `input` sealed by `kubeseal --cert test-cert.pem ARGS` from stdin, into one SealedSecret.
+pub fn seal_value(sb: &Sandbox, args: &[&str], input: &Value) -> SealedSecret {
+    sealed_one(&stdout_of(sb.seal(args).write_stdin(input.to_string())))
+}
+
 /// Unseals with one key; the plaintext items as strings, or the error message.
 pub fn open_with(ss: &SealedSecret, key: &PrivateKey) -> Result<BTreeMap<String, String>, String> {
     unseal(ss, std::slice::from_ref(key), UnsealOptions::default())
@@ -328,6 +333,17 @@ pub fn assert_fails(
         assert_eq!(sb.listing(), before, "failed run left files behind");
     }
     stderr
+}
+
+/// [`assert_fails`] for `kubeseal --cert test-cert.pem ARGS` reading `stdin`.
+pub fn assert_seal_fails(
+    sb: &Sandbox,
+    args: &[&str],
+    stdin: &[u8],
+    expect: &[&str],
+    secrets: &[&str],
+) -> String {
+    assert_fails(sb, || sb.seal(args), Some(stdin), expect, secrets)
 }
 
 /// Seals `secret("app", "prod")` with `args` into `name`.
