@@ -169,6 +169,29 @@ fn parse_timeout(s: &str) -> Result<Option<std::time::Duration>> {
     Ok(Some(std::time::Duration::from_secs_f64(total)))
 }
 
+/// Where the controller is: the connection settings and its Service
+/// (`--controller-namespace`, `--controller-name`).
+#[derive(Debug, Clone, Default)]
+pub struct ControllerRef {
+    pub conn: Connection,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ControllerRef {
+    pub async fn connect(&self) -> Result<Controller> {
+        Controller::connect(&self.conn, &self.namespace, &self.name).await
+    }
+}
+
+/// The single-threaded runtime the online modes block on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start async runtime")
+}
+
 /// The controller's HTTP API through the service proxy.
 pub struct Controller {
     client: Client,
