@@ -5,43 +5,40 @@ mod common;
 
 use common::*;
 
+/// `kubeseal --cert test-cert.pem ARGS` with `stdin`: its output.
+fn sealed_stdin(sb: &Sandbox, args: &[&str], stdin: impl Into<Vec<u8>>) -> Vec<u8> {
+    stdout_of(sb.seal(args).write_stdin(stdin))
+}
+
 #[test]
 fn raw_from_stdin() {
     let sb = Sandbox::new();
-    let out = stdout_of(
-        sb.seal(&["--raw", "--name", "app", "-n", "prod"])
-            .write_stdin(PW),
-    );
+    let out = sealed_stdin(&sb, &["--raw", "--name", "app", "-n", "prod"], PW);
     assert!(!out.ends_with(b"\n"), "no trailing newline");
     assert!(!String::from_utf8_lossy(&out).contains(PW));
     assert_eq!(open_raw(&out, b"prod/app").unwrap(), PW.as_bytes());
     assert!(open_raw(&out, b"prod/other").is_none());
     assert!(open_raw(&out, b"prod").is_none());
     // Without -n: the default namespace.
-    let out = stdout_of(sb.seal(&["--raw", "--name", "app"]).write_stdin(PW));
+    let out = sealed_stdin(&sb, &["--raw", "--name", "app"], PW);
     assert_eq!(open_raw(&out, b"default/app").unwrap(), PW.as_bytes());
     // Binary input survives unchanged.
     let bin = [0u8, 10, 13, 255, 128];
-    let out = stdout_of(
-        sb.seal(&["--raw", "--name", "app", "-n", "prod"])
-            .write_stdin(&bin[..]),
-    );
+    let out = sealed_stdin(&sb, &["--raw", "--name", "app", "-n", "prod"], &bin[..]);
     assert_eq!(open_raw(&out, b"prod/app").unwrap(), bin);
 }
 
 #[test]
 fn raw_scopes_and_labels() {
     let sb = Sandbox::new();
-    let out = stdout_of(
-        sb.seal(&["--raw", "--scope", "namespace-wide", "-n", "prod"])
-            .write_stdin(PW),
+    let out = sealed_stdin(
+        &sb,
+        &["--raw", "--scope", "namespace-wide", "-n", "prod"],
+        PW,
     );
     assert_eq!(open_raw(&out, b"prod").unwrap(), PW.as_bytes());
     assert!(open_raw(&out, b"prod/app").is_none());
-    let out = stdout_of(
-        sb.seal(&["--raw", "--scope", "cluster-wide"])
-            .write_stdin(PW),
-    );
+    let out = sealed_stdin(&sb, &["--raw", "--scope", "cluster-wide"], PW);
     assert_eq!(open_raw(&out, b"").unwrap(), PW.as_bytes());
     assert!(open_raw(&out, b"default").is_none());
 }

@@ -79,20 +79,10 @@ fn set_yaml_in_each_scope_changes_only_the_named_items() {
 #[test]
 fn set_json_multi_document_touches_only_the_chosen_document() {
     let sb = Sandbox::new();
-    let a = sealed(
-        "a",
-        "ns",
-        Scope::Strict,
-        &[("x", "1"), ("y", "2")],
-        test_key(),
-    );
-    let b = sealed(
-        "b",
-        "ns",
-        Scope::Strict,
-        &[("x", "3"), ("y", "4")],
-        test_key(),
-    );
+    let strict =
+        |name: &str, items: &[(&str, &str)]| sealed(name, "ns", Scope::Strict, items, test_key());
+    let a = strict("a", &[("x", "1"), ("y", "2")]);
+    let b = strict("b", &[("x", "3"), ("y", "4")]);
     let first = render(&a, Format::Json);
     let second = render(&b, Format::Json);
     let file = sb.write("both.json", format!("{first}{second}"));
