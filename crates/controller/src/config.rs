@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use clap::{ArgAction, Parser, builder::BoolishValueParser};
+use sealed_secrets_core::duration::{DurationError, parse_go_duration_std};
 
 /// Which key is "newest".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
@@ -342,43 +343,22 @@ pub struct Flags {
     pub inflight_wait: Duration,
 }
 
-/// Go-style durations: `720h`, `1h30m`, `90s`, `250ms`, `0`.
+/// Go-style durations (`720h`, `1h30m`, `90s`, `250ms`, `0`), read by
+/// `sealed_secrets_core::duration`; empty means zero, negative is refused.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    if s == "0" || s.is_empty() {
+    if s.is_empty() {
         return Ok(Duration::ZERO);
     }
-    let mut total = 0f64;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    let mut saw_unit = false;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
+    parse_go_duration_std(s).map_err(|e| match e {
+        DurationError::MissingUnit(_) => format!("invalid duration {s:?}: missing unit"),
+        DurationError::UnknownUnit { unit, .. } => {
+            format!("invalid duration {s:?}: unknown unit {unit:?}")
         }
-        let mut unit = c.to_string();
-        if (c == 'm' || c == 'u' || c == 'n' || c == 'µ') && chars.peek() == Some(&'s') {
-            chars.next();
-            unit.push('s');
+        DurationError::Invalid(_) | DurationError::Negative(_) => {
+            format!("invalid duration {s:?}")
         }
-        let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
-        num.clear();
-        saw_unit = true;
-        total += n * match unit.as_str() {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            "us" | "µs" => 1e-6,
-            "ns" => 1e-9,
-            _ => return Err(format!("invalid duration {s:?}: unknown unit {unit:?}")),
-        };
-    }
-    if !num.is_empty() || !saw_unit {
-        return Err(format!("invalid duration {s:?}: missing unit"));
-    }
-    Ok(Duration::from_secs_f64(total))
+    })
 }
 
 /// `--max-connections`: 1 to 1048576.

@@ -7,6 +7,7 @@
 
 pub mod codec;
 pub mod crypto;
+pub mod duration;
 pub mod keyfile;
 pub mod keys;
 pub mod keyusage;

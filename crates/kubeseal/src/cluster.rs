@@ -1,11 +1,12 @@
 //! Talking to the controller through the API server's service proxy, with kubectl-style
 //! connection settings.
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use k8s_openapi::api::core::v1::Service;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
+use sealed_secrets_core::duration::parse_go_duration_std;
 
 use crate::cli::KubeFlags;
 
@@ -129,7 +130,8 @@ impl Connection {
     }
 }
 
-/// kubectl's `--request-timeout`: `0`, a bare number of seconds, or a duration like `1m30s`.
+/// kubectl's `--request-timeout`: `0` (no timeout), a bare number of seconds, or a Go
+/// duration like `1m30s` (`sealed_secrets_core::duration`).
 fn parse_timeout(s: &str) -> Result<Option<std::time::Duration>> {
     let s = s.trim();
     if s.is_empty() || s == "0" {
@@ -138,35 +140,32 @@ fn parse_timeout(s: &str) -> Result<Option<std::time::Duration>> {
     if let Ok(secs) = s.parse::<u64>() {
         return Ok(Some(std::time::Duration::from_secs(secs)));
     }
-    let mut total = 0f64;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        if c == 'm' && chars.peek() == Some(&'s') {
-            chars.next();
-            unit.push('s');
-        }
-        let n: f64 = num
-            .parse()
-            .map_err(|_| anyhow!("invalid --request-timeout {s:?}"))?;
-        num.clear();
-        total += n * match unit.as_str() {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            _ => bail!("invalid --request-timeout {s:?}"),
-        };
+    parse_go_duration_std(s)
+        .map(Some)
+        .map_err(|_| anyhow!("invalid --request-timeout {s:?}"))
+}
+
+/// Where the controller is: the connection settings and its Service
+/// (`--controller-namespace`, `--controller-name`).
+#[derive(Debug, Clone, Default)]
+pub struct ControllerRef {
+    pub conn: Connection,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ControllerRef {
+    pub async fn connect(&self) -> Result<Controller> {
+        Controller::connect(&self.conn, &self.namespace, &self.name).await
     }
-    if !num.is_empty() {
-        bail!("invalid --request-timeout {s:?}");
-    }
-    Ok(Some(std::time::Duration::from_secs_f64(total)))
+}
+
+/// The single-threaded runtime the online modes block on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start async runtime")
 }
 
 /// The controller's HTTP API through the service proxy.
@@ -268,5 +267,9 @@ mod tests {
         assert_eq!(parse_timeout("1m30s").unwrap().unwrap().as_secs(), 90);
         assert_eq!(parse_timeout("250ms").unwrap().unwrap().as_millis(), 250);
         assert!(parse_timeout("5x").is_err());
+        assert_eq!(parse_timeout("1.5s").unwrap().unwrap().as_millis(), 1500);
+        assert_eq!(parse_timeout("10us").unwrap().unwrap().as_micros(), 10);
+        assert!(parse_timeout("-1s").is_err());
+        assert!(parse_timeout("1h30").is_err());
     }
 }

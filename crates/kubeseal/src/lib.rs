@@ -1,14 +1,14 @@
 //! `kubeseal`: seal Kubernetes Secrets for the Sealed Secrets controller. The binary is
 //! `main_entry`; it is a library too so the e2e tests can build the same program.
 
+pub mod cert;
 pub mod cli;
 pub mod cluster;
-pub mod edit;
-pub mod key_usage;
-pub mod reencrypt_many;
+pub mod input;
+pub mod modes;
+pub mod output;
 pub mod run;
 pub mod sealed_file;
-pub mod set;
 
 /// The whole program; returns the process exit code.
 pub fn main_entry() -> i32 {

@@ -11,7 +11,8 @@ use sealed_secrets_core::codec::{self, Format};
 use sealed_secrets_core::splice::{self, ItemChanges, SpliceError};
 use sealed_secrets_core::{PublicKey, SealedSecret, hybrid_encrypt};
 
-use crate::run::{Sensitivity, sealed_secret_from_value, write_atomically};
+use crate::input::sealed_secret_from_value;
+use crate::output::{Sensitivity, write_atomically};
 
 /// One document of the file: the SealedSecret it holds, if it is one.
 pub struct Doc {

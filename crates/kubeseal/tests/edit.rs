@@ -93,7 +93,7 @@ fn edit_changes_deletes_and_adds_and_keeps_the_rest() {
         other_lines(&text, &["pw", "user", "added"]),
         other_lines(&original, &["pw", "user", "added"])
     );
-    let items = open(&read_sealed(&file)[0], test_key());
+    let items = open(&read_sealed(&file)[0]);
     assert_eq!(items["pw"], "new-pw");
     assert_eq!(items["added"], "added-value");
     assert_eq!(items["keep"], "keep-value");
@@ -105,7 +105,7 @@ fn visual_is_used_when_editor_is_unset() {
     let (sb, _, file) = setup();
     let script = editor(&sb, "sed -i 's/^  pw: .*/  pw: via-visual/' \"$f\"");
     edit(&sb, &script, "VISUAL").success();
-    assert_eq!(open(&read_sealed(&file)[0], test_key())["pw"], "via-visual");
+    assert_eq!(open(&read_sealed(&file)[0])["pw"], "via-visual");
     assert_scratch_gone(&sb);
 }
 

@@ -21,7 +21,7 @@ fn tree_is_moved_to_the_current_key_and_summarised() {
             "ns",
             scopes[i % 3],
             &[("a", &format!("a{i}")), ("b", "b")],
-            old_key(),
+            other_key(),
         );
         let (name, text) = if i % 2 == 0 {
             (
@@ -40,7 +40,7 @@ fn tree_is_moved_to_the_current_key_and_summarised() {
     let mixed = format!(
         "{}{}",
         render(
-            &sealed("m1", "ns", Scope::Strict, &[("x", "1")], old_key()),
+            &sealed("m1", "ns", Scope::Strict, &[("x", "1")], other_key()),
             Format::Yaml
         ),
         render(
@@ -61,19 +61,22 @@ fn tree_is_moved_to_the_current_key_and_summarised() {
     sb.write("tree/README.md", "SealedSecret docs");
     sb.write("tree/.git/x.yaml", "kind: SealedSecret\nbroken: [\n");
 
-    let keys = format!("{},{}", sb.old_key_file().display(), key_path().display());
-    sb.kubeseal()
-        .args([
-            "--re-encrypt",
-            "-R",
-            "tree",
-            "--recovery-private-key",
-            &keys,
-            "--cert",
-        ])
-        .arg(cert_path())
-        .assert()
-        .success()
+    let keys = format!("{},{}", sb.other_key_file().display(), key_path().display());
+    let re_encrypt_tree = || {
+        sb.kubeseal()
+            .args([
+                "--re-encrypt",
+                "-R",
+                "tree",
+                "--recovery-private-key",
+                &keys,
+                "--cert",
+            ])
+            .arg(cert_path())
+            .assert()
+            .success()
+    };
+    re_encrypt_tree()
         .stderr(predicate::str::contains(
             "15 file(s): 13 re-encrypted, 2 skipped, 0 failed",
         ))
@@ -89,10 +92,10 @@ fn tree_is_moved_to_the_current_key_and_summarised() {
         let ss = &read_sealed(path)[0];
         // Only the current key opens it now.
         assert!(
-            sealed_secrets_core::unseal(ss, std::slice::from_ref(old_key()), Default::default())
+            sealed_secrets_core::unseal(ss, std::slice::from_ref(other_key()), Default::default())
                 .is_err()
         );
-        assert_eq!(open(ss, test_key())["b"], "b");
+        assert_eq!(open(ss)["b"], "b");
     }
     let mixed_after = std::fs::read_to_string(&mixed_path).unwrap();
     let m2_start = mixed.rfind("---\n").unwrap();
@@ -101,7 +104,7 @@ fn tree_is_moved_to_the_current_key_and_summarised() {
         &mixed[m2_start..],
         "current document untouched"
     );
-    assert_eq!(open(&read_sealed(&mixed_path)[0], test_key())["x"], "1");
+    assert_eq!(open(&read_sealed(&mixed_path)[0])["x"], "1");
     assert_eq!(std::fs::read_to_string(&current_path).unwrap(), current);
     assert_eq!(std::fs::metadata(&current_path).unwrap().ino(), inode);
 
@@ -110,21 +113,9 @@ fn tree_is_moved_to_the_current_key_and_summarised() {
         .iter()
         .map(|(p, _)| std::fs::read_to_string(p).unwrap())
         .collect();
-    sb.kubeseal()
-        .args([
-            "--re-encrypt",
-            "-R",
-            "tree",
-            "--recovery-private-key",
-            &keys,
-            "--cert",
-        ])
-        .arg(cert_path())
-        .assert()
-        .success()
-        .stderr(predicate::str::contains(
-            "15 file(s): 0 re-encrypted, 15 skipped, 0 failed",
-        ));
+    re_encrypt_tree().stderr(predicate::str::contains(
+        "15 file(s): 0 re-encrypted, 15 skipped, 0 failed",
+    ));
     for ((p, _), before) in files.iter().zip(&snapshot) {
         assert_eq!(&std::fs::read_to_string(p).unwrap(), before);
     }
@@ -144,7 +135,7 @@ fn failures_are_reported_and_the_rest_still_done() {
     let good_path = sb.write(
         "good.yaml",
         render(
-            &sealed("good", "ns", Scope::Strict, &[("a", "y")], old_key()),
+            &sealed("good", "ns", Scope::Strict, &[("a", "y")], other_key()),
             Format::Yaml,
         ),
     );
@@ -158,7 +149,7 @@ fn failures_are_reported_and_the_rest_still_done() {
             "good.yaml",
             "--recovery-private-key",
         ])
-        .arg(sb.old_key_file())
+        .arg(sb.other_key_file())
         .arg("--cert")
         .arg(cert_path())
         .assert()
@@ -171,7 +162,7 @@ fn failures_are_reported_and_the_rest_still_done() {
         ));
     let _ = out;
     assert_eq!(std::fs::read_to_string(&bad_path).unwrap(), bad);
-    assert_eq!(open(&read_sealed(&good_path)[0], test_key())["a"], "y");
+    assert_eq!(open(&read_sealed(&good_path)[0])["a"], "y");
 }
 
 #[test]

@@ -56,7 +56,7 @@ fn set_yaml_in_each_scope_changes_only_the_named_items() {
         assert!(at("\n    pw:") < at("\n    token:"), "{text}");
         assert!(at("\n    token:") < at("# the login"), "{text}");
         let ss = &read_sealed(&file)[0];
-        let items = open(ss, test_key());
+        let items = open(ss);
         assert_eq!(items["pw"], NEW_PW, "{scope}");
         assert_eq!(items["token"], "token-from-file");
         assert_eq!(items["api"], "api-value");
@@ -79,20 +79,10 @@ fn set_yaml_in_each_scope_changes_only_the_named_items() {
 #[test]
 fn set_json_multi_document_touches_only_the_chosen_document() {
     let sb = Sandbox::new();
-    let a = sealed(
-        "a",
-        "ns",
-        Scope::Strict,
-        &[("x", "1"), ("y", "2")],
-        test_key(),
-    );
-    let b = sealed(
-        "b",
-        "ns",
-        Scope::Strict,
-        &[("x", "3"), ("y", "4")],
-        test_key(),
-    );
+    let strict =
+        |name: &str, items: &[(&str, &str)]| sealed(name, "ns", Scope::Strict, items, test_key());
+    let a = strict("a", &[("x", "1"), ("y", "2")]);
+    let b = strict("b", &[("x", "3"), ("y", "4")]);
     let first = render(&a, Format::Json);
     let second = render(&b, Format::Json);
     let file = sb.write("both.json", format!("{first}{second}"));
@@ -121,8 +111,8 @@ fn set_json_multi_document_touches_only_the_chosen_document() {
     };
     assert_eq!(y_line(&text), y_line(&format!("{first}{second}")));
     let docs = read_sealed(&file);
-    assert_eq!(open(&docs[1], test_key())["x"], "9");
-    assert_eq!(open(&docs[1], test_key())["y"], "4");
+    assert_eq!(open(&docs[1])["x"], "9");
+    assert_eq!(open(&docs[1])["y"], "4");
     assert_eq!(docs[0].spec.encrypted_data, a.spec.encrypted_data);
 }
 

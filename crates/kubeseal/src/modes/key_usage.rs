@@ -13,18 +13,25 @@ use sealed_secrets_core::SealedSecret;
 use sealed_secrets_core::codec::Format;
 use sealed_secrets_core::keyusage::{KeyLine, Report, report};
 
-use crate::cli::Cli;
-use crate::cluster::{Connection, Controller};
+use crate::cluster::{ControllerRef, runtime};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `--key`: the fingerprints to check.
+    pub keys: Vec<String>,
+    /// `-o`; without it, text.
+    pub format: Option<Format>,
+}
 
 /// Runs the mode: writes the report to `out`; fails (non-zero exit) when a key named with
 /// `--key` is unknown or not safe to retire.
-pub fn run(cli: &Cli, conn: &Connection, format: Option<Format>, out: &mut Vec<u8>) -> Result<()> {
+pub fn run(opts: &Options, controller: &ControllerRef, out: &mut Vec<u8>) -> Result<()> {
+    let conn = &controller.conn;
     let (namespace, explicit) = conn.namespace();
     let only = explicit.then_some(namespace);
-    let rt = crate::run::runtime()?;
+    let rt = runtime()?;
     let (keys, objects) = rt.block_on(async {
-        let ctl =
-            Controller::connect(conn, &cli.controller_namespace, &cli.controller_name).await?;
+        let ctl = controller.connect().await?;
         let keys = ctl.keys().await?;
         let client = conn.client().await?;
         let api: Api<SealedSecret> = match &only {
@@ -42,15 +49,15 @@ pub fn run(cli: &Cli, conn: &Connection, format: Option<Format>, out: &mut Vec<u
         Ok::<_, anyhow::Error>((keys, list.items))
     })?;
     let mut rep = report(&keys, &objects);
-    for fp in &cli.key {
+    for fp in &opts.keys {
         if !rep.keys.iter().any(|k| &k.key.fingerprint == fp) {
             bail!("key {fp} is not loaded by the controller");
         }
     }
-    if !cli.key.is_empty() {
-        rep.keys.retain(|k| cli.key.contains(&k.key.fingerprint));
+    if !opts.keys.is_empty() {
+        rep.keys.retain(|k| opts.keys.contains(&k.key.fingerprint));
     }
-    match format {
+    match opts.format {
         Some(Format::Json) => {
             out.extend_from_slice(serde_json::to_string_pretty(&rep)?.as_bytes());
             out.push(b'\n');
@@ -65,7 +72,7 @@ pub fn run(cli: &Cli, conn: &Connection, format: Option<Format>, out: &mut Vec<u
     }
     let unsafe_named: Vec<&KeyLine> = rep.keys.iter().filter(|k| !k.safe_to_retire).collect();
     if let Some(first) = unsafe_named.first()
-        && !cli.key.is_empty()
+        && !opts.keys.is_empty()
     {
         // The report is printed first (stdout), then the error (stderr, exit code 1).
         use std::io::Write as _;

@@ -19,29 +19,28 @@ use sealed_secrets_core::{SealedSecret, codec};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use crate::cli::{Cli, EditArgs};
-use crate::cluster::Connection;
-use crate::run::{open_cert, parse_cert, read_private_keys, runtime};
+use crate::cert::{CertSource, parse_cert};
+use crate::cli::EditArgs;
+use crate::cluster::{Connection, runtime};
+use crate::input::read_private_keys;
 use crate::sealed_file::{SealedFile, check_item_name, seal_item};
 
 /// Item plaintexts, wiped on drop.
 type Items = BTreeMap<String, Zeroizing<Vec<u8>>>;
 
-pub fn run(cli: &Cli, args: &EditArgs) -> Result<()> {
+/// Runs `kubeseal edit`: the current items come from the Secret in the cluster, or offline
+/// from `recovery_keys` (`--recovery-private-key` files) when given.
+pub fn run(args: &EditArgs, source: &CertSource, recovery_keys: &[String]) -> Result<()> {
     let mut file = SealedFile::load(&args.file)?;
     let doc = file.select(args.name.as_deref())?;
     let ss = file.sealed(doc)?.clone();
-    let conn = Connection {
-        kubeconfig: cli.kubeconfig.clone(),
-        flags: cli.kube.clone(),
-    };
-    let current = if cli.recovery_private_key.is_empty() {
-        live_items(&conn, &ss)?
+    let current = if recovery_keys.is_empty() {
+        live_items(&source.controller.conn, &ss)?
     } else {
-        offline_items(cli, &ss)?
+        offline_items(recovery_keys, &ss)?
     };
     // Fetch the certificate before the user spends time in the editor.
-    let cert = parse_cert(&open_cert(cli, &conn)?)?;
+    let cert = parse_cert(&source.open()?)?;
 
     let buffer = render_buffer(&ss, &current)?;
     let Some(edited) = edit_in_editor(&buffer)? else {
@@ -134,8 +133,8 @@ fn live_items(conn: &Connection, ss: &SealedSecret) -> Result<Items> {
 }
 
 /// The items' plaintexts decrypted with `--recovery-private-key`.
-fn offline_items(cli: &Cli, ss: &SealedSecret) -> Result<Items> {
-    let keys = read_private_keys(&cli.recovery_private_key)?;
+fn offline_items(recovery_keys: &[String], ss: &SealedSecret) -> Result<Items> {
+    let keys = read_private_keys(recovery_keys)?;
     let label = sealed_secrets_core::unseal::label_for(ss);
     let mut errors = Vec::new();
     let mut items = Items::new();

@@ -17,9 +17,9 @@ use futures::StreamExt as _;
 use sealed_secrets_core::splice::ItemChanges;
 use sealed_secrets_core::{PrivateKey, PublicKey, SealedSecret, hybrid_decrypt_any};
 
-use crate::cli::Cli;
-use crate::cluster::{Connection, Controller};
-use crate::run::{parse_cert, read_cert_source, read_private_keys, runtime};
+use crate::cert::CertSource;
+use crate::cluster::{Controller, runtime};
+use crate::input::read_private_keys;
 use crate::sealed_file::{SealedFile, seal_item};
 
 /// Concurrent requests to the controller.
@@ -44,19 +44,29 @@ enum Outcome {
     Failed(String),
 }
 
-pub fn run(cli: &Cli) -> Result<()> {
-    let mut files: Vec<PathBuf> = cli.secret_files.iter().map(PathBuf::from).collect();
-    for dir in &cli.recursive {
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Every `-f`.
+    pub files: Vec<String>,
+    /// Every `-R`.
+    pub dirs: Vec<String>,
+    /// `--recovery-private-key` files: offline when given.
+    pub recovery_keys: Vec<String>,
+}
+
+pub fn run(opts: &Options, source: &CertSource) -> Result<()> {
+    let mut files: Vec<PathBuf> = opts.files.iter().map(PathBuf::from).collect();
+    for dir in &opts.dirs {
         walk(Path::new(dir), &mut files).with_context(|| format!("cannot list {dir:?}"))?;
     }
     files.dedup();
     if files.is_empty() {
         bail!("no files to re-encrypt");
     }
-    let outcomes = if cli.recovery_private_key.is_empty() {
-        online(cli, &files)?
+    let outcomes = if opts.recovery_keys.is_empty() {
+        online(source, &files)?
     } else {
-        offline(cli, &files)?
+        offline(source, &opts.recovery_keys, &files)?
     };
     let (mut changed, mut skipped, mut failed) = (0, 0, 0);
     for (path, outcome) in files.iter().zip(&outcomes) {
@@ -137,6 +147,20 @@ fn load(path: &Path) -> Result<SealedFile, Outcome> {
     Ok(file)
 }
 
+/// The SealedSecrets of a file, with the index of their document.
+fn sealed_docs(file: &SealedFile) -> impl Iterator<Item = (usize, &SealedSecret)> {
+    file.docs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| d.sealed.as_ref().map(|ss| (i, ss)))
+}
+
+/// The file fails at `ss`.
+fn failed_at(ss: &SealedSecret, e: &anyhow::Error) -> Outcome {
+    let name = ss.metadata.name.as_deref().unwrap_or("<unnamed>");
+    Outcome::Failed(format!("{name}: {e:#}"))
+}
+
 fn finish(mut file: SealedFile, changes: Vec<(usize, ItemChanges)>) -> Outcome {
     if changes.iter().all(|(_, c)| c.is_empty()) {
         return Outcome::Skipped("already sealed with the current key");
@@ -156,14 +180,13 @@ fn finish(mut file: SealedFile, changes: Vec<(usize, ItemChanges)>) -> Outcome {
 // Offline
 // ---------------------------------------------------------------------------------------------
 
-fn offline(cli: &Cli, files: &[PathBuf]) -> Result<Vec<Outcome>> {
-    let Some(cert_src) = cli.cert.as_deref().filter(|c| !c.is_empty()) else {
-        bail!(
-            "offline --re-encrypt (with --recovery-private-key) needs --cert: the certificate to re-encrypt for"
-        );
-    };
-    let cert = parse_cert(&read_cert_source(cert_src)?)?;
-    let keys = read_private_keys(&cli.recovery_private_key)?;
+fn offline(
+    source: &CertSource,
+    recovery_keys: &[String],
+    files: &[PathBuf],
+) -> Result<Vec<Outcome>> {
+    let cert = source.offline()?;
+    let keys = read_private_keys(recovery_keys)?;
     // The current key's own private key, if given, tells which items need nothing.
     let current: Vec<PrivateKey> = keys.iter().filter(|k| cert.matches(k)).cloned().collect();
     let workers = std::thread::available_parallelism()
@@ -210,20 +233,18 @@ fn offline_file(
         Ok(f) => f,
         Err(o) => return o,
     };
-    let mut all = Vec::new();
-    for (i, d) in file.docs.iter().enumerate() {
-        let Some(ss) = &d.sealed else { continue };
-        match offline_changes(ss, keys, current, new_key) {
-            Ok(c) => all.push((i, c)),
-            Err(e) => {
-                return Outcome::Failed(format!(
-                    "{}: {e:#}",
-                    ss.metadata.name.as_deref().unwrap_or("<unnamed>")
-                ));
-            }
-        }
+    // The first SealedSecret that fails fails the file.
+    let changes: Result<Vec<_>, Outcome> = sealed_docs(&file)
+        .map(|(i, ss)| {
+            offline_changes(ss, keys, current, new_key)
+                .map(|c| (i, c))
+                .map_err(|e| failed_at(ss, &e))
+        })
+        .collect();
+    match changes {
+        Ok(changes) => finish(file, changes),
+        Err(o) => o,
     }
-    finish(file, all)
 }
 
 fn offline_changes(
@@ -262,15 +283,9 @@ fn offline_changes(
 // Online
 // ---------------------------------------------------------------------------------------------
 
-fn online(cli: &Cli, files: &[PathBuf]) -> Result<Vec<Outcome>> {
-    let conn = Connection {
-        kubeconfig: cli.kubeconfig.clone(),
-        flags: cli.kube.clone(),
-    };
+fn online(source: &CertSource, files: &[PathBuf]) -> Result<Vec<Outcome>> {
     runtime()?.block_on(async {
-        let ctl = Arc::new(
-            Controller::connect(&conn, &cli.controller_namespace, &cli.controller_name).await?,
-        );
+        let ctl = Arc::new(source.controller.connect().await?);
         let outcomes: Vec<Outcome> = futures::stream::iter(files.iter())
             .map(|path| {
                 let ctl = Arc::clone(&ctl);
@@ -289,12 +304,10 @@ async fn online_file(ctl: &Controller, path: &Path) -> Outcome {
         Err(o) => return o,
     };
     let mut all = Vec::new();
-    for (i, d) in file.docs.iter().enumerate() {
-        let Some(ss) = &d.sealed else { continue };
-        let name = ss.metadata.name.as_deref().unwrap_or("<unnamed>");
+    for (i, ss) in sealed_docs(&file) {
         match rotate(ctl, ss).await {
             Ok(c) => all.push((i, c)),
-            Err(e) => return Outcome::Failed(format!("{name}: {e:#}")),
+            Err(e) => return failed_at(ss, &e),
         }
     }
     finish(file, all)

@@ -8,9 +8,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use sealed_secrets_core::splice::ItemChanges;
 use zeroize::Zeroizing;
 
-use crate::cli::{Cli, SetArgs};
-use crate::cluster::Connection;
-use crate::run::{open_cert, parse_cert};
+use crate::cert::{CertSource, parse_cert};
+use crate::cli::SetArgs;
 use crate::sealed_file::{SealedFile, check_item_name, seal_item};
 
 /// The new plaintexts, wiped on drop.
@@ -71,7 +70,7 @@ fn collect_values(args: &SetArgs) -> Result<Values> {
     Ok(values)
 }
 
-pub fn run(cli: &Cli, args: &SetArgs) -> Result<()> {
+pub fn run(args: &SetArgs, source: &CertSource) -> Result<()> {
     let values = collect_values(args)?;
     for key in &args.unset {
         check_item_name(key)?;
@@ -93,11 +92,7 @@ pub fn run(cli: &Cli, args: &SetArgs) -> Result<()> {
         changes.remove.insert(key.clone());
     }
     if !values.is_empty() {
-        let conn = Connection {
-            kubeconfig: cli.kubeconfig.clone(),
-            flags: cli.kube.clone(),
-        };
-        let cert = parse_cert(&open_cert(cli, &conn)?)?;
+        let cert = parse_cert(&source.open()?)?;
         for (key, plain) in &values {
             let ct = seal_item(&ss, cert.public_key(), key, plain)
                 .map_err(|e| anyhow!("{:?}: {e:#}", args.file))?;
