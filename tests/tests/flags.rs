@@ -317,10 +317,15 @@ fn backdated_key_pair(days: u64) -> (sealed_secrets_core::PrivateKey, Certificat
 async fn key_order_by_secret_creation_and_key_secret_updated_in_place() {
     let client = client().await;
     let ns = TestNs::new(&client, "flags-order").await;
+    // Renewal off: it follows the sealing key's certificate, and the backdated keys below are
+    // old enough to make it generate a fresh key (newest by creation) in the middle of the test.
     let ctl = Controller::start(
         &ns.name,
         &[],
-        &["--key-order-priority=SecretCreationTimestamp"],
+        &[
+            "--key-order-priority=SecretCreationTimestamp",
+            "--key-renew-period=0",
+        ],
     );
     ctl.wait_ready().await;
     let ns = ns.name.as_str();
