@@ -534,7 +534,7 @@ fn deploy_controller_yaml_is_consistent() {
     );
     assert_eq!(
         rule_verbs(&cr["rules"], "bitnami.com", "sealedsecrets"),
-        ["list", "watch"]
+        ["get", "list", "watch"]
     );
     assert_eq!(
         rule_verbs(&cr["rules"], "bitnami.com", "sealedsecrets/status"),

@@ -80,10 +80,11 @@ watched namespace with rbac.namespacedRoles). The justification of each rule is 
 deploy/controller.yaml.
 */}}
 {{- define "sealed-secrets.unsealerRules" -}}
-# SealedSecret informer (list + watch); reconciles read from its cache, never GET.
+# SealedSecret informer (list + watch); its cache has no ciphertexts, so reconcile GETs the
+# SealedSecret it has to decrypt.
 - apiGroups: ["bitnami.com"]
   resources: ["sealedsecrets"]
-  verbs: ["list", "watch"]
+  verbs: ["get", "list", "watch"]
 # Status is written with a JSON merge patch of the status subresource.
 - apiGroups: ["bitnami.com"]
   resources: ["sealedsecrets/status"]

@@ -70,6 +70,25 @@ struct Restart {
     /// Objects it decrypted, and objects it verified by MAC without decrypting.
     decrypted: f64,
     verified: f64,
+    /// The new process's peak RSS once every object was verified (the cache and bookkeeping
+    /// of N steady objects, without the first sync's burst of decryptions and writes).
+    peak_rss_mb: f64,
+}
+
+/// VmHWM of a process, in kB (left unchanged if unreadable).
+fn read_peak_of(pid: u32, peak: &mut u64) {
+    if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        for line in status.lines() {
+            if let Some(v) = line.strip_prefix("VmHWM:") {
+                *peak = v
+                    .trim()
+                    .trim_end_matches(" kB")
+                    .trim()
+                    .parse()
+                    .unwrap_or(*peak);
+            }
+        }
+    }
 }
 
 fn metric(text: &str, name: &str) -> Option<f64> {
@@ -369,6 +388,11 @@ async fn bench(controller: &str, n: usize, key_count: usize, rsa_sign: f64) -> R
         cpu_seconds: cpu_seconds(pid),
         decrypted,
         verified,
+        peak_rss_mb: {
+            let mut kb = 0u64;
+            read_peak_of(pid, &mut kb);
+            kb as f64 / 1024.0
+        },
     };
     let _ = child.kill();
     let _ = child.wait();
@@ -416,7 +440,7 @@ async fn main() {
         eprintln!(
             "bench: restart: new SealedSecret Synced after {:.2} s (one applied 0.5 s later: {:.2} s); \
              all {} settled after {:.2} s using {:.2} CPU-s ({} decrypted, {} verified by MAC) \
-             = {:.3} × N RSA-4096 operations ({:.2} s)",
+             = {:.3} × N RSA-4096 operations ({:.2} s); peak RSS after the restart {:.1} MB",
             r.restart.new_object_seconds,
             r.restart.during_list_seconds,
             r.n + 2,
@@ -425,7 +449,8 @@ async fn main() {
             r.restart.decrypted,
             r.restart.verified,
             r.restart.cpu_seconds / (r.n as f64 * rsa),
-            r.n as f64 * rsa
+            r.n as f64 * rsa,
+            r.restart.peak_rss_mb
         );
         runs.push(r);
     }
