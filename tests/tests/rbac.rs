@@ -408,7 +408,7 @@ async fn controller_works_with_only_its_rbac() {
         &["update", "secrets", "-n", app],
         &["list", "sealedsecrets.bitnami.com", "--all-namespaces"],
         &["watch", "sealedsecrets.bitnami.com", "--all-namespaces"],
-        // The one SealedSecret it decrypts (the cache has no ciphertexts).
+        // A new leader reads new or changed SealedSecrets before its list is complete.
         &["get", "sealedsecrets.bitnami.com", "-n", app],
         &[
             "patch",

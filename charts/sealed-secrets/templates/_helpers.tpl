@@ -80,8 +80,8 @@ watched namespace with rbac.namespacedRoles). The justification of each rule is 
 deploy/controller.yaml.
 */}}
 {{- define "sealed-secrets.unsealerRules" -}}
-# SealedSecret informer (list + watch); its cache has no ciphertexts, so reconcile GETs the
-# SealedSecret it has to decrypt.
+# SealedSecret informer (list + watch); get: a new leader reads new or changed SealedSecrets
+# as they are now before reconciling them ahead of its initial list.
 - apiGroups: ["bitnami.com"]
   resources: ["sealedsecrets"]
   verbs: ["get", "list", "watch"]

@@ -13,9 +13,6 @@ pub enum Error {
     /// Reading the current Secret failed.
     #[error("cannot read Secret: {0}")]
     Fetch(#[source] kube::Error),
-    /// Reading the whole SealedSecret (to decrypt it) failed.
-    #[error("cannot read the SealedSecret: {0}")]
-    FetchSealedSecret(#[source] kube::Error),
     /// Writing the Secret failed.
     #[error("cannot write Secret: {0}")]
     Update(#[source] kube::Error),
@@ -48,7 +45,7 @@ impl Error {
     pub fn category(&self) -> &'static str {
         match self {
             Error::Unseal(_) => "unseal",
-            Error::Fetch(_) | Error::FetchSealedSecret(_) => "fetch",
+            Error::Fetch(_) => "fetch",
             Error::Update(_) => "update",
             Error::Unmanaged(_) => "unmanaged",
             Error::Immutable => "immutable",
@@ -84,11 +81,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::Fetch(_)
-                | Error::FetchSealedSecret(_)
-                | Error::Update(_)
-                | Error::Status(_)
-                | Error::NoKeys
+            Error::Fetch(_) | Error::Update(_) | Error::Status(_) | Error::NoKeys
         )
     }
 }

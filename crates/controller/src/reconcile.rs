@@ -203,7 +203,7 @@ impl Context {
         let Ok(Some(mut secret)) = api.get_opt(name).await else {
             return false;
         };
-        let ok = mac_matches(&self.keys, &secret, &digest_of(ss));
+        let ok = mac_matches(&self.keys, &secret, &syncmac::spec_digest(ss));
         if ok {
             self.metrics.verified_without_decrypting.inc();
             self.synced().insert(
@@ -530,7 +530,7 @@ async fn apply_with(
     }
     // A Secret that carries a valid MAC for this SealedSecret's current spec already holds
     // what unsealing would write: no RSA operation (restarts, new leaders).
-    let digest = digest_of(ss);
+    let digest = syncmac::spec_digest(ss);
     if let Some(e) = existing
         && ctx.may_skip_decrypting(ss)
         && mac_matches(&ctx.keys, e, &digest)
@@ -539,15 +539,6 @@ async fn apply_with(
         ctx.synced().insert(r.clone(), record);
         return Ok((Outcome::Skipped, None));
     }
-    // The cache keeps SealedSecrets without their ciphertexts (`sync::slim`): decrypting
-    // needs the whole object, and the Secret is stamped with the digest of what was decrypted.
-    let whole;
-    let (ss, digest) = if crate::sync::slim_digest(ss).is_some() {
-        whole = fetch_whole(ctx, ns, name, uid).await?;
-        (&whole, syncmac::spec_digest(&whole))
-    } else {
-        (ss, digest)
-    };
 
     // Take the CPU permit before choosing the key order, so that the order reflects the
     // successes of the reconciles that ran while this one waited.
@@ -645,29 +636,6 @@ async fn apply_with(
         },
     );
     Ok(outcome)
-}
-
-/// The digest of the SealedSecret's spec: carried by a slim cached object, else computed.
-fn digest_of(ss: &SealedSecret) -> [u8; 32] {
-    crate::sync::slim_digest(ss).unwrap_or_else(|| syncmac::spec_digest(ss))
-}
-
-/// Reads the whole SealedSecret (the cache has it without ciphertexts); it must still be the
-/// same object.
-async fn fetch_whole(
-    ctx: &Context,
-    ns: &str,
-    name: &str,
-    uid: &str,
-) -> Result<SealedSecret, Error> {
-    let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), ns);
-    let whole = api.get(name).await.map_err(Error::FetchSealedSecret)?;
-    if whole.metadata.uid.as_deref() != Some(uid) {
-        return Err(Error::Invalid(
-            "the SealedSecret was replaced while it was reconciled",
-        ));
-    }
-    Ok(whole)
 }
 
 /// `items … need keys older than the minimum …`, naming items and fingerprints only.

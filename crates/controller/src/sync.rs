@@ -84,8 +84,16 @@ pub(crate) async fn run_controller(
     let forget_ctx = ctx.clone();
     let old_gc = shared.flags.old_gc_behavior;
     let gc_client = client.clone();
-    // Cached slim: see `slim`.
-    let ss_stream = watcher(ss_api, wc).modify(slim);
+    // managedFields and kubectl's last-applied copy are never read; dropping them before
+    // caching saves a large share of the store's memory.
+    let ss_stream = watcher(ss_api, wc).modify(|ss: &mut SealedSecret| {
+        ss.metadata.managed_fields = None;
+        if let Some(a) = ss.metadata.annotations.as_mut() {
+            for k in sealed_secrets_core::annotations::LAST_APPLIED {
+                a.remove(*k);
+            }
+        }
+    });
     // Objects of the initial list whose status says they are synced at their generation are
     // re-verified apart (one GET and a MAC each, no RSA, a few at a time), so that new and
     // changed objects (and any that fail re-verification) reach the workers first.
@@ -397,54 +405,6 @@ pub(crate) async fn early_changes(
         .await;
 }
 
-/// The in-memory annotation that marks a cached SealedSecret as slim and carries the digest
-/// of its whole spec (hex). Its key is not a valid annotation key, so the API server would
-/// refuse it: no stored object can carry it, and it is never written (status is patched alone).
-const SLIM_DIGEST: &str = "cached spec digest";
-
-/// What the cache keeps of a SealedSecret: everything but the ciphertexts and template data
-/// (item names kept, values emptied), managedFields and kubectl's last-applied copy, plus the
-/// digest of the whole spec (for the MAC check that spares decrypting). Reconcile reads the
-/// whole object from the API server only when it has to decrypt.
-pub(crate) fn slim(ss: &mut SealedSecret) {
-    ss.metadata.managed_fields = None;
-    if let Some(a) = ss.metadata.annotations.as_mut() {
-        for k in sealed_secrets_core::annotations::LAST_APPLIED {
-            a.remove(*k);
-        }
-    }
-    let digest = sealed_secrets_core::syncmac::spec_digest(ss);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    ss.metadata
-        .annotations
-        .get_or_insert_with(Default::default)
-        .insert(SLIM_DIGEST.to_string(), hex);
-    for v in ss.spec.encrypted_data.values_mut() {
-        *v = String::new();
-    }
-    if let Some(d) = ss.spec.data.as_mut() {
-        *d = k8s_openapi::ByteString(Vec::new());
-    }
-    if let Some(data) = ss.spec.template.data.as_mut() {
-        for v in data.values_mut() {
-            *v = String::new();
-        }
-    }
-}
-
-/// The spec digest of a slim cached SealedSecret; `None` for a whole object.
-pub(crate) fn slim_digest(ss: &SealedSecret) -> Option<[u8; 32]> {
-    let hex = ss.metadata.annotations.as_ref()?.get(SLIM_DIGEST)?;
-    let mut out = [0u8; 32];
-    if hex.len() != 64 {
-        return None;
-    }
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
 /// True if the status says the object was synced successfully at its current generation and
 /// records the keys its items need (objects synced before that record existed are decrypted
 /// once more to get it).
@@ -503,62 +463,5 @@ pub(crate) async fn delete_owned_secret(client: Client, ss: SealedSecret) {
         if owned && let Err(e) = api.delete(&ss.name_any(), &DeleteParams::default()).await {
             warn!(namespace = %ns, name = %ss.name_any(), error = %e, "cannot delete Secret");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn object() -> SealedSecret {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "bitnami.com/v1alpha1",
-            "kind": "SealedSecret",
-            "metadata": {
-                "name": "s", "namespace": "ns", "uid": "u1",
-                "annotations": {
-                    "kubectl.kubernetes.io/last-applied-configuration": "{\"big\":true}",
-                    "keep": "me"
-                }
-            },
-            "spec": {
-                "encryptedData": {"a": "AgBciphertext", "b": "AgBother"},
-                "template": {"data": {"t": "{{ .a }}"}, "type": "Opaque"}
-            }
-        }))
-        .unwrap()
-    }
-
-    /// The cache keeps item names, not ciphertexts or template data; the digest it carries is
-    /// the whole object's; a whole object carries none.
-    #[test]
-    fn slim_keeps_names_and_the_whole_digest() {
-        let whole = object();
-        assert_eq!(slim_digest(&whole), None);
-        let mut cached = whole.clone();
-        slim(&mut cached);
-        assert_eq!(
-            slim_digest(&cached),
-            Some(sealed_secrets_core::syncmac::spec_digest(&whole))
-        );
-        assert_eq!(
-            cached.spec.encrypted_data.keys().collect::<Vec<_>>(),
-            ["a", "b"]
-        );
-        assert!(cached.spec.encrypted_data.values().all(String::is_empty));
-        let t = cached.spec.template.data.as_ref().unwrap();
-        assert_eq!(t.keys().collect::<Vec<_>>(), ["t"]);
-        assert!(t.values().all(String::is_empty));
-        let a = cached.metadata.annotations.as_ref().unwrap();
-        assert!(!a.contains_key("kubectl.kubernetes.io/last-applied-configuration"));
-        assert_eq!(a.get("keep").map(String::as_str), Some("me"));
-        // A different spec gives a different digest.
-        let mut other = whole.clone();
-        other
-            .spec
-            .encrypted_data
-            .insert("a".into(), "AgBchanged".into());
-        slim(&mut other);
-        assert_ne!(slim_digest(&other), slim_digest(&cached));
     }
 }
