@@ -408,6 +408,27 @@ mod tests {
         assert!(ok.conditions.as_ref().unwrap()[0].message.is_none());
     }
 
+    /// A condition someone else added (a GitOps tool, say) does not make an unchanged status
+    /// look changed, and is kept when the status is written.
+    #[test]
+    fn others_conditions_do_not_force_a_write() {
+        let mut first = next_status(None, Some(1), Ok(()), t(10)).unwrap();
+        let mut foreign = first.conditions.as_ref().unwrap()[0].clone();
+        foreign.type_ = "Healthy".into();
+        first.conditions.as_mut().unwrap().push(foreign);
+        assert!(next_status(Some(&first), Some(1), Ok(()), t(20)).is_none());
+        let failed =
+            next_status(Some(&first), Some(1), Err(("unseal", "boom (a)")), t(30)).unwrap();
+        let types: Vec<&str> = failed
+            .conditions
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|c| c.type_.as_str())
+            .collect();
+        assert_eq!(types, ["Synced", "Ready", "Healthy"]);
+    }
+
     fn cond<'a>(s: &'a SealedSecretStatus, t: &str) -> Vec<&'a SealedSecretCondition> {
         s.conditions
             .as_ref()
