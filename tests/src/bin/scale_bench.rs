@@ -241,20 +241,6 @@ async fn bench(controller: &str, n: usize, key_count: usize, rsa_sign: f64) -> R
     let mut synced: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut stream = Box::pin(kube::runtime::watcher(ss_api, wc));
     let mut peak_kb = 0u64;
-    let read_peak = |peak: &mut u64| {
-        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            for line in status.lines() {
-                if let Some(v) = line.strip_prefix("VmHWM:") {
-                    *peak = v
-                        .trim()
-                        .trim_end_matches(" kB")
-                        .trim()
-                        .parse()
-                        .unwrap_or(*peak);
-                }
-            }
-        }
-    };
     let seconds = loop {
         let next = tokio::time::timeout(Duration::from_secs(600), stream.next()).await;
         let Ok(Some(ev)) = next else {
@@ -280,7 +266,7 @@ async fn bench(controller: &str, n: usize, key_count: usize, rsa_sign: f64) -> R
                 synced.remove(&key);
             }
         }
-        read_peak(&mut peak_kb);
+        read_peak_of(pid, &mut peak_kb);
         if synced.len() == n {
             break start.elapsed().as_secs_f64();
         }
@@ -291,18 +277,7 @@ async fn bench(controller: &str, n: usize, key_count: usize, rsa_sign: f64) -> R
     }
     // The controller may still be settling; sample its peak once more a moment later.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-        for line in status.lines() {
-            if let Some(v) = line.strip_prefix("VmHWM:") {
-                peak_kb = v
-                    .trim()
-                    .trim_end_matches(" kB")
-                    .trim()
-                    .parse()
-                    .unwrap_or(peak_kb);
-            }
-        }
-    }
+    read_peak_of(pid, &mut peak_kb);
 
     // Restart: SIGTERM (as in an upgrade or a drain: the Lease is released), a new process,
     // and one new SealedSecret applied right after it started.
