@@ -21,6 +21,12 @@
 #   SOURCE_REVISION  appended to the version the binaries print (`controller --version`
 #                    prints `controller version: 0.1.0+<revision>`); scripts/image.sh passes
 #                    the git commit, so CI can tell that the image runs this tree's binary.
+#   BINARIES         where the runtime stages take the binaries from: `build` (default: the
+#                    stages below compile them) or `prebuilt` (the build context is a
+#                    directory holding bin/controller, bin/kubeseal and
+#                    etc/ssl/certs/ca-certificates.crt, static binaries compiled elsewhere;
+#                    what the default CI run does, see scripts/image.sh build-host). With
+#                    BuildKit the stages a target does not need are not built.
 #
 # Layers: the crates the workspace depends on are compiled in a layer of their own, from
 # the manifests, Cargo.lock and empty stand-ins for the sources; a change to the sources
@@ -28,6 +34,7 @@
 
 ARG BUILDER_IMAGE=docker.io/library/rust:1.95-bookworm
 ARG RUNTIME_IMAGE=scratch
+ARG BINARIES=build
 
 # The skeleton of the workspace: every Cargo.toml, Cargo.lock, and an empty file at each
 # path a target of the manifests needs (lib.rs, main.rs, src/bin/*, benches/*, build.rs).
@@ -78,11 +85,17 @@ RUN find crates tests -name '*.rs' -exec touch {} + \
          fi; \
        done
 
+# Static binaries compiled outside this file (BINARIES=prebuilt): the context is their tree.
+FROM scratch AS prebuilt
+COPY . /out/
+
+FROM ${BINARIES} AS binaries
+
 # kubeseal, for CI pipelines that seal secrets:
 #   docker run --rm -i --network none -v "$PWD/cert.pem:/cert.pem:ro" IMAGE --cert /cert.pem < secret.yaml
 FROM ${RUNTIME_IMAGE} AS kubeseal
-COPY --from=build /out/etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-COPY --from=build /out/bin/kubeseal /usr/local/bin/kubeseal
+COPY --from=binaries /out/etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=binaries /out/bin/kubeseal /usr/local/bin/kubeseal
 ENV PATH=/usr/local/bin SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 # Numeric user and group (there is no /etc/passwd).
 USER 1001:1001
@@ -95,8 +108,8 @@ LABEL org.opencontainers.image.title="sealed-secrets-controller" \
       org.opencontainers.image.description="Sealed Secrets controller (Rust)" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.source="https://github.com/example/sealed-secrets-rs"
-COPY --from=build /out/etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-COPY --from=build /out/bin/controller /usr/local/bin/controller
+COPY --from=binaries /out/etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=binaries /out/bin/controller /usr/local/bin/controller
 ENV PATH=/usr/local/bin SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 # The manifests run it as 1001 too (runAsNonRoot, runAsUser: 1001, readOnlyRootFilesystem).
 USER 1001:1001

@@ -21,6 +21,15 @@
 #                                   (BuildKit, --network none; the dependencies are a
 #                                   cached layer, the git commit is passed as
 #                                   SOURCE_REVISION)
+#   scripts/image.sh build-host     the same two images from the same Dockerfile, but around
+#                                   binaries compiled on this machine (what the default CI run
+#                                   does: no base images, no build inside Docker): cargo's dev
+#                                   profile, the one the test suite has just built, with only
+#                                   the final link static (`cargo rustc … -C
+#                                   target-feature=+crt-static`), then the Dockerfile's runtime
+#                                   stages with BINARIES=prebuilt
+#   scripts/image.sh revision       print the revision the images' binaries carry (the git
+#                                   commit, `-dirty` if tracked files changed)
 #   scripts/image.sh check          run the images hardened against the local control plane
 #                                   (needs KUBECONFIG; see check_images below)
 #   scripts/image.sh check-broken   prove that `check` fails on broken variants of the images
@@ -213,10 +222,20 @@ source_revision() {
   echo "$rev"
 }
 
+# The revision this run's binaries carry: scripts/test.sh computes it once at its start and
+# exports it (so that files the tests write cannot turn it `-dirty` half-way); else this tree's.
+build_revision() {
+  if [ -n "${SEALED_SECRETS_BUILD_REVISION+x}" ]; then
+    echo "$SEALED_SECRETS_BUILD_REVISION"
+  else
+    source_revision
+  fi
+}
+
 build_images() {
   bases
   local start revision profile="${SEALED_IMAGE_PROFILE:-ci-image}"
-  revision="$(source_revision)"
+  revision="$(build_revision)"
   for target in controller kubeseal; do
     local tag="$CONTROLLER_TAG"
     [ "$target" = kubeseal ] && tag="$KUBESEAL_TAG"
@@ -235,6 +254,46 @@ build_images() {
   # used first, so the dependency layer in use stays).
   d image prune -f >/dev/null
   d builder prune -f --keep-storage "${SEALED_IMAGE_CACHE_KEEP:-12GB}" >/dev/null
+}
+
+# Static binaries from the host's cargo, put into the Dockerfile's runtime stages. The
+# dependencies are the dev-profile ones `cargo test` compiled; `cargo rustc` passes the static
+# link flags to the final binary crate only (glibc's and the other native libraries' link
+# attributes are resolved at that link), so nothing but the two programs is rebuilt. The binary
+# lands where `cargo build` puts its dynamic twin, so it is copied out at once (the next
+# `cargo build` relinks the dynamic one).
+build_host() {
+  local revision target_dir ctx start
+  revision="$(build_revision)"
+  target_dir="${CARGO_TARGET_DIR:-$ROOT/target}"
+  ctx="$(mktemp -d /tmp/sealed-image-prebuilt.XXXXXX)"
+  mkdir -p "$ctx/bin" "$ctx/etc/ssl/certs"
+  cp /etc/ssl/certs/ca-certificates.crt "$ctx/etc/ssl/certs/" \
+    || die "no CA bundle at /etc/ssl/certs/ca-certificates.crt (Debian's ca-certificates)"
+  local pkg bin name
+  for pkg in sealed-secrets-controller:sealed-secrets-controller:controller kubeseal:kubeseal:kubeseal; do
+    IFS=: read -r pkg bin name <<<"$pkg"
+    start=$(date +%s)
+    log "cargo rustc -p $pkg --bin $bin (static link, revision ${revision:-none})…"
+    (cd "$ROOT" && SEALED_SECRETS_BUILD_REVISION="$revision" cargo rustc --locked --quiet \
+      -p "$pkg" --bin "$bin" -- -C target-feature=+crt-static -C strip=symbols) \
+      || die "cargo rustc -p $pkg failed"
+    cp "$target_dir/debug/$bin" "$ctx/bin/$name"
+    if readelf -l "$ctx/bin/$name" | grep -q 'Requesting program interpreter'; then
+      die "$bin is not statically linked"
+    fi
+    log "$name: static, $(stat -c %s "$ctx/bin/$name") bytes, $(($(date +%s) - start)) s"
+  done
+  for target in controller kubeseal; do
+    local tag="$CONTROLLER_TAG"
+    [ "$target" = kubeseal ] && tag="$KUBESEAL_TAG"
+    DOCKER_BUILDKIT=1 "$DOCKER" build --quiet --network none --build-arg BINARIES=prebuilt \
+      --target "$target" -t "$tag" -f "$ROOT/Dockerfile" "$ctx" >/dev/null \
+      || { rm -rf "$ctx"; die "docker build --target $target (BINARIES=prebuilt) failed"; }
+    log "$tag built from the Dockerfile's runtime stage: $(d image inspect -f '{{.Size}}' "$tag") bytes"
+  done
+  rm -rf "$ctx"
+  d image prune -f >/dev/null
 }
 
 # What CI proves about the images (scripts/test.sh runs it after `build`); it fails when any
@@ -271,7 +330,7 @@ check_images() {
     "$ROOT/deploy/controller.yaml")"
   [ -n "$tag_version" ] || die "no sealed-secrets-controller image tag in deploy/controller.yaml"
   # SEALED_IMAGE_EXPECT_REVISION: only for check-broken's "stale" case.
-  revision="${SEALED_IMAGE_EXPECT_REVISION:-$(source_revision)}"
+  revision="${SEALED_IMAGE_EXPECT_REVISION:-$(build_revision)}"
   want_version="$tag_version${revision:++$revision}"
 
   local img program
@@ -399,15 +458,16 @@ int main(int argc, char **argv) {
   return 1;
 }
 C
+      # Compiled here, not in a toolchain image: the default CI run makes no base images.
+      gcc -static -O2 -o "$ctx/wrapper" "$ctx/wrapper.c" \
+        || { rm -rf "$ctx"; die "gcc -static (libc6-dev) failed for the writable variant"; }
+      mkdir "$ctx/state"
       cat >"$ctx/Dockerfile" <<EOF
 FROM $CONTROLLER_TAG AS real
-FROM $TOOLCHAIN_IMAGE AS wrapper
-COPY wrapper.c /wrapper.c
-RUN gcc -static -O2 -o /wrapper /wrapper.c && mkdir /state
 FROM $CONTROLLER_TAG
 COPY --from=real /usr/local/bin/controller /usr/local/libexec/controller
-COPY --from=wrapper /wrapper /usr/local/bin/controller
-COPY --from=wrapper --chown=1001:1001 /state /state
+COPY wrapper /usr/local/bin/controller
+COPY --chown=1001:1001 state /state
 EOF
       ;;
   esac
@@ -460,7 +520,9 @@ case "${1:-}" in
   dockerd-down) dockerd_down ;;
   bases) bases ;;
   build) build_images ;;
+  build-host) build_host ;;
+  revision) source_revision ;;
   check) check_images ;;
   check-broken) check_broken ;;
-  *) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

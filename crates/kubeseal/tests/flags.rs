@@ -154,7 +154,15 @@ fn version_help_and_completion() {
         .arg("--version")
         .assert()
         .success()
-        .stdout(format!("kubeseal version: {}\n", env!("CARGO_PKG_VERSION")));
+        .stdout(format!(
+            "kubeseal version: {}{}\n",
+            env!("CARGO_PKG_VERSION"),
+            // scripts/test.sh builds everything with the tree's git revision (as the images).
+            option_env!("SEALED_SECRETS_BUILD_REVISION")
+                .filter(|r| !r.trim().is_empty())
+                .map(|r| format!("+{}", r.trim()))
+                .unwrap_or_default()
+        ));
     let help = stdout_of(sb.bare().arg("--help"));
     let help = String::from_utf8(help).unwrap();
     for flag in [
