@@ -495,4 +495,114 @@ mod tests {
             Some("new")
         );
     }
+
+    #[test]
+    fn debug_names_the_secret_and_its_items_but_no_value() {
+        let input = secret(json!({
+            "metadata": {"name": "db", "namespace": "prod"},
+            "data": {"password": "aHVudGVyMg=="},
+        }));
+        let shown = format!("{input:?}");
+        for want in ["db", "prod", "password"] {
+            assert!(shown.contains(want), "{want:?} missing from {shown}");
+        }
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("aHVudGVyMg"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn null_data_or_string_data_counts_as_none() {
+        let a = secret(json!({"metadata": {"name": "a"}, "data": null, "stringData": {"x": "1"}}));
+        assert_eq!(a.items.keys().collect::<Vec<_>>(), ["x"]);
+        let b =
+            secret(json!({"metadata": {"name": "b"}, "data": {"y": "Mg=="}, "stringData": null}));
+        assert_eq!(b.items.keys().collect::<Vec<_>>(), ["y"]);
+        assert_eq!(b.items["y"].as_slice(), b"2");
+    }
+
+    #[test]
+    fn force_namespace_wins_unless_empty() {
+        let key = test_key_2048().public_key();
+        let input =
+            || secret(json!({"metadata": {"name": "s", "namespace": "own"}, "data": {"a": ""}}));
+        let forced = SealOptions {
+            force_namespace: Some("forced".into()),
+            ..opts_ns("default")
+        };
+        let ss = seal(input(), &key, &forced).unwrap();
+        assert_eq!(ss.metadata.namespace.as_deref(), Some("forced"));
+        let empty = SealOptions {
+            force_namespace: Some(String::new()),
+            ..opts_ns("default")
+        };
+        let ss = seal(input(), &key, &empty).unwrap();
+        assert_eq!(ss.metadata.namespace.as_deref(), Some("own"));
+    }
+
+    #[test]
+    fn seal_raw_opens_with_the_label_of_its_scope_only() {
+        let private = test_key_2048();
+        let public = private.public_key();
+        let sealed = seal_raw(&public, Scope::Strict, "ns", "name", b"raw value").unwrap();
+        assert!(!sealed.contains('\n'));
+        let ct = STANDARD.decode(&sealed).unwrap();
+        let opened = crate::crypto::hybrid_decrypt(&private, b"ns/name", &ct).unwrap();
+        assert_eq!(opened.as_slice(), b"raw value");
+        assert!(crate::crypto::hybrid_decrypt(&private, b"ns/other", &ct).is_err());
+        let wide = seal_raw(&public, Scope::NamespaceWide, "ns", "name", b"v").unwrap();
+        let ct = STANDARD.decode(&wide).unwrap();
+        assert_eq!(
+            crate::crypto::hybrid_decrypt(&private, b"ns", &ct)
+                .unwrap()
+                .as_slice(),
+            b"v"
+        );
+    }
+
+    #[test]
+    fn merge_into_adds_items_labels_annotations_and_template_data() {
+        let ss = |v: serde_json::Value| -> SealedSecret { serde_json::from_value(v).unwrap() };
+        let mut original = ss(json!({
+            "apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+            "metadata": {"name": "s", "namespace": "n"},
+            "spec": {
+                "encryptedData": {"a": "old-a", "keep": "k"},
+                "template": {"metadata": {"labels": {"l1": "1"}}, "data": {"t1": "x"}},
+            },
+        }));
+        let update = ss(json!({
+            "apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+            "metadata": {"name": "s", "namespace": "n"},
+            "spec": {
+                "encryptedData": {"a": "new-a", "b": "new-b"},
+                "template": {
+                    "metadata": {"labels": {"l2": "2"}, "annotations": {"an": "v"}},
+                    "data": {"t2": "y"},
+                },
+            },
+        }));
+        merge_into(&mut original, update);
+        let items: Vec<(&str, &str)> = original
+            .spec
+            .encrypted_data
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(items, [("a", "new-a"), ("b", "new-b"), ("keep", "k")]);
+        let meta = original.spec.template.metadata.unwrap();
+        let labels = meta.labels.unwrap();
+        assert_eq!(labels.get("l1").map(String::as_str), Some("1"));
+        assert_eq!(labels.get("l2").map(String::as_str), Some("2"));
+        assert_eq!(
+            meta.annotations.unwrap().get("an").map(String::as_str),
+            Some("v")
+        );
+        let data = original.spec.template.data.unwrap();
+        assert_eq!(
+            data.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["t1", "t2"]
+        );
+    }
 }

@@ -646,5 +646,46 @@ mod tests {
         ss.spec.data = Some(ByteString(blob));
         let out = unseal(&ss, std::slice::from_ref(&key), UnsealOptions::default()).unwrap();
         assert_eq!(out.secret.data.as_ref().unwrap()["foo"].0, b"bar");
+        // Sealed for another key: only a decryption failure (what key rotation can fix).
+        let other = test_key_2048();
+        let err = unseal(&ss, std::slice::from_ref(&other), UnsealOptions::default()).unwrap_err();
+        assert_eq!(err, UnsealError::DeprecatedDataDecrypt);
+        assert!(err.is_decrypt_only());
+        assert!(!UnsealError::BothDataFields.is_decrypt_only());
+    }
+
+    #[test]
+    fn unsealed_debug_names_items_never_values() {
+        let key = test_key(Backend::AwsLc);
+        let ss = sealed(
+            json!({"metadata": {"name": "db", "namespace": "ns"}, "stringData": {"password": "hunter2"}}),
+            &key,
+        );
+        let out = unseal(&ss, std::slice::from_ref(&key), UnsealOptions::default()).unwrap();
+        let shown = format!("{out:?}");
+        assert!(
+            shown.contains("db") && shown.contains("password"),
+            "{shown}"
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn take_secret_hands_over_the_secret_and_wipe_clears_every_value() {
+        let key = test_key(Backend::AwsLc);
+        let ss = sealed(
+            json!({"metadata": {"name": "s", "namespace": "ns"}, "stringData": {"a": "xyz", "b": "12"}}),
+            &key,
+        );
+        let out = unseal(&ss, std::slice::from_ref(&key), UnsealOptions::default()).unwrap();
+        let mut secret = out.take_secret();
+        assert_eq!(secret.metadata.name.as_deref(), Some("s"));
+        assert_eq!(secret.data.as_ref().unwrap()["a"].0, b"xyz");
+        secret.string_data = Some([("c".to_string(), "pq".to_string())].into());
+        wipe_secret(&mut secret);
+        // zeroize overwrites each buffer, then empties it.
+        let data = secret.data.as_ref().unwrap();
+        assert!(data.values().all(|v| v.0.is_empty()), "{:?}", data.keys());
+        assert_eq!(secret.string_data.as_ref().unwrap()["c"], "");
     }
 }
