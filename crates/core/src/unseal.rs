@@ -655,6 +655,38 @@ mod tests {
     }
 
     #[test]
+    fn verify_applies_the_legacy_v1_rules_like_unseal() {
+        let key = test_key(Backend::AwsLc);
+        let mut ss = sealed(
+            json!({"metadata": {"name": "s", "namespace": "ns"}, "stringData": {"x": "1"}}),
+            &key,
+        );
+        let keys = std::slice::from_ref(&key);
+        let strict = UnsealOptions {
+            accept_deprecated_v1_data: false,
+            ..UnsealOptions::default()
+        };
+        assert_eq!(verify(&ss, keys, strict), Ok(vec![0]));
+        ss.spec.data = Some(ByteString(vec![1, 2, 3]));
+        assert_eq!(
+            verify(&ss, keys, UnsealOptions::default()),
+            Err(UnsealError::BothDataFields)
+        );
+        assert_eq!(
+            verify(&ss, keys, strict),
+            Err(UnsealError::DeprecatedDataDisabled)
+        );
+        let blob = crate::crypto::hybrid_encrypt(&key.public_key(), b"ns/s", b"{}").unwrap();
+        ss.spec.encrypted_data.clear();
+        ss.spec.data = Some(ByteString(blob));
+        assert_eq!(verify(&ss, keys, UnsealOptions::default()), Ok(vec![0]));
+        assert_eq!(
+            verify(&ss, keys, strict),
+            Err(UnsealError::DeprecatedDataDisabled)
+        );
+    }
+
+    #[test]
     fn unsealed_debug_names_items_never_values() {
         let key = test_key(Backend::AwsLc);
         let ss = sealed(
