@@ -6,8 +6,9 @@ use std::rc::Rc;
 use zeroize::Zeroize;
 
 use super::budget::{Budget, Limit, Limits};
+use super::call::{Cx, FuncDef, Kind, Ty};
+use super::cost;
 use super::fmt::{quote_str, sprint_value};
-use super::funcs::{self, Cx, FuncDef, Kind, Ty};
 use super::parse::{Arg, BranchNode, CommandNode, ListNode, Node, NumberNode, PipeNode};
 use super::value::{Heap, Value, is_true, type_name};
 use super::{Location, MAX_NESTING_DEPTH, MAX_STRING_BYTES, MAX_TEMPLATE_DEPTH, TemplateError};
@@ -849,7 +850,7 @@ impl<'t> State<'t> {
                     literal.push(false);
                 }
                 // The call's cost is charged before it runs.
-                let (steps, bytes) = funcs::cost(name, &argv, &self.heap);
+                let (steps, bytes) = cost::cost(name, &argv, &self.heap);
                 if self.heap.meter.alloc(bytes).is_err() {
                     self.at(err_node);
                     return Err(self.budget_error());

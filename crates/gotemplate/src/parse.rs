@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 
 use super::MAX_NESTING_DEPTH;
 use super::TemplateError;
+use super::call::FuncDef;
 use super::fmt::quote_str;
-use super::funcs::{self, FuncDef};
 use super::lex::{Item, ItemType, Lexer};
 use super::number;
+use super::table;
 
 pub(crate) type Pos = usize;
 
@@ -366,8 +367,8 @@ pub(crate) fn parse(name: &str, text: &str) -> Result<BTreeMap<String, ListNode>
         trees: BTreeMap::new(),
     };
     // No functions named "break"/"continue" exist, so both keywords are on.
-    p.lex.break_ok = funcs::lookup("break").is_none();
-    p.lex.continue_ok = funcs::lookup("continue").is_none();
+    p.lex.break_ok = table::lookup("break").is_none();
+    p.lex.continue_ok = table::lookup("continue").is_none();
     match p.parse_top() {
         Ok(root) => match p.add(name.to_string(), root) {
             Ok(()) => Ok(p.trees),
@@ -915,7 +916,7 @@ impl<'a> Parser<'a> {
     fn term(&mut self) -> PResult<Option<Arg>> {
         let token = self.next_non_space();
         match token.typ {
-            ItemType::Identifier => match funcs::lookup(&token.val) {
+            ItemType::Identifier => match table::lookup(&token.val) {
                 Some(func) => Ok(Some(Arg::Identifier {
                     pos: token.pos,
                     name: token.val,

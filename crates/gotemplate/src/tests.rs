@@ -1858,7 +1858,7 @@ fn limits() {
 
 #[test]
 fn supported_functions_list_matches_table() {
-    let mut table = funcs::all_names();
+    let mut table = table::all_names();
     table.sort_unstable();
     let mut listed: Vec<&str> = SUPPORTED_FUNCTIONS.to_vec();
     listed.sort_unstable();

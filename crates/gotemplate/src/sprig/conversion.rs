@@ -1,6 +1,6 @@
 //! Sprig's type conversions (spf13/cast semantics): `atoi`, `int`, `float64`, `toString` ...
 
-use crate::funcs::{Cx, arg, s_arg, strval};
+use crate::call::{Cx, arg, s_arg, strval};
 use crate::number::{parse_float, parse_int};
 use crate::value::Value;
 

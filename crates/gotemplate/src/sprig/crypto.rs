@@ -4,7 +4,7 @@ use base64::Engine as _;
 use rand::RngExt as _;
 use sha1::Digest as _;
 
-use crate::funcs::{Cx, i_arg, s_arg};
+use crate::call::{Cx, i_arg, s_arg};
 use crate::value::Value;
 
 use super::{R, check_len};

@@ -1,6 +1,6 @@
 //! Sprig's default functions (`default`, `empty`, `coalesce`, `all`, `any`, `ternary`).
 
-use crate::funcs::{Cx, arg, b_arg};
+use crate::call::{Cx, arg, b_arg};
 use crate::value::{Value, is_true};
 
 use super::R;

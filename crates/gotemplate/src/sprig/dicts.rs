@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::funcs::{Cx, arg, m_arg, over_budget, s_arg, strval};
+use crate::call::{Cx, arg, m_arg, over_budget, s_arg, strval};
 use crate::value::{ElemType, Value, deep_copy as value_deep_copy, type_name};
 
 use super::{R, normalize_nil};

@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 
-use crate::funcs::{Cx, s_arg};
+use crate::call::{Cx, s_arg};
 use crate::value::Value;
 
 use super::R;

@@ -1,6 +1,6 @@
 //! Sprig's float math (`maxf`, `minf`, `ceil`, `floor`, `round`).
 
-use crate::funcs::{Cx, arg, i_arg};
+use crate::call::{Cx, arg, i_arg};
 use crate::value::Value;
 
 use super::R;

@@ -1,6 +1,6 @@
 //! Sprig's flow control (`fail`).
 
-use crate::funcs::{Cx, s_arg};
+use crate::call::{Cx, s_arg};
 use crate::value::Value;
 
 use super::R;

@@ -3,7 +3,7 @@
 use rand::RngExt as _;
 
 use crate::MAX_LIST_LEN;
-use crate::funcs::{Cx, arg, i_arg};
+use crate::call::{Cx, arg, i_arg};
 use crate::value::{ElemType, Value};
 
 use super::R;

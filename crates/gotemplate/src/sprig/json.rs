@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::MAX_STRING_BYTES;
 use crate::budget::{Exceeded, Limit, Meter};
-use crate::funcs::{Cx, arg, over_budget, s_arg};
+use crate::call::{Cx, arg, over_budget, s_arg};
 use crate::value::{ELEM_BYTES, ENTRY_BYTES, ElemType, Value};
 
 use super::{R, too_big};

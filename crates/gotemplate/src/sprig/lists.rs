@@ -1,7 +1,7 @@
 //! Sprig's list functions (`list`, `append`, `first`, `uniq`, `slice`, `chunk` ...).
 
 use crate::MAX_LIST_LEN;
-use crate::funcs::{Cx, arg, i_arg, over_budget};
+use crate::call::{Cx, arg, i_arg, over_budget};
 use crate::value::{ElemType, ListVal, Value, deep_equal, kind_name};
 
 use super::conversion::to_int64;

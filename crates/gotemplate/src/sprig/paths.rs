@@ -1,6 +1,6 @@
 //! Sprig's path and filepath functions (Go's `path` package; `filepath` is identical on Unix).
 
-use crate::funcs::{Cx, s_arg};
+use crate::call::{Cx, s_arg};
 use crate::value::Value;
 
 use super::R;

@@ -1,6 +1,6 @@
 //! Sprig's reflection functions (`typeOf`, `kindIs`, `deepEqual` ...).
 
-use crate::funcs::{Cx, arg, over_budget, s_arg};
+use crate::call::{Cx, arg, over_budget, s_arg};
 use crate::value::{Value, deep_equal, kind_name, type_name};
 
 use super::R;

@@ -4,7 +4,7 @@ use regex::Regex;
 
 use crate::MAX_STRING_BYTES;
 use crate::budget::{Limit, Meter};
-use crate::funcs::{Cx, i_arg, over_budget, s_arg};
+use crate::call::{Cx, i_arg, over_budget, s_arg};
 use crate::uni;
 use crate::value::{ELEM_BYTES, ElemType, Value};
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use crate::funcs::{Cx, arg, i_arg, s_arg, strval};
+use crate::call::{Cx, arg, i_arg, s_arg, strval};
 use crate::value::Value;
 
 use super::{R, check_len};

@@ -3,7 +3,7 @@
 use rand::RngExt as _;
 
 use crate::MAX_STRING_BYTES;
-use crate::funcs::{Cx, i_arg, s_arg, strval};
+use crate::call::{Cx, i_arg, s_arg, strval};
 use crate::uni;
 use crate::value::Value;
 
@@ -274,7 +274,7 @@ pub(crate) fn has_suffix(_: &mut Cx<'_>, a: &[Value]) -> R {
 pub(crate) fn quote(cx: &mut Cx<'_>, a: &[Value]) -> R {
     let mut out = Vec::new();
     for v in a.iter().filter(|v| !v.is_nilish()) {
-        out.push(crate::funcs::go_quote(&strval(v, cx.heap)?));
+        out.push(crate::call::go_quote(&strval(v, cx.heap)?));
     }
     Ok(Value::str(out.join(" ")))
 }

@@ -2,7 +2,7 @@
 
 use rand::RngExt as _;
 
-use crate::funcs::Cx;
+use crate::call::Cx;
 use crate::value::Value;
 
 use super::R;
