@@ -60,6 +60,7 @@ mod cost;
 mod exec;
 mod fmt;
 mod lex;
+mod node;
 mod number;
 mod parse;
 mod sprig;
