@@ -2082,6 +2082,18 @@ fn assert_no_secret(tpl: &str, r: &Result<String, TemplateError>) {
     }
 }
 
+#[test]
+fn define_and_block_bodies_end_with_end() {
+    assert_eq!(
+        err("{{define \"x\"}}a{{else}}b{{end}}"),
+        "template: t:1: unexpected {{else}} in define clause"
+    );
+    assert_eq!(
+        err("{{block \"x\" .}}a{{else}}b{{end}}"),
+        "template: t:1: unexpected {{else}} in block clause"
+    );
+}
+
 mod fuzz {
     use super::*;
     use proptest::prelude::*;

@@ -67,16 +67,7 @@ fn fmt_e(dst: &mut String, neg: bool, d: &Decimal, prec: i64, fmt: char) {
     if d.d.is_empty() {
         exp = 0;
     }
-    if exp < 0 {
-        dst.push('-');
-        exp = -exp;
-    } else {
-        dst.push('+');
-    }
-    if exp < 10 {
-        dst.push('0');
-    }
-    dst.push_str(&exp.to_string());
+    push_exponent(dst, exp);
 }
 
 fn fmt_f(dst: &mut String, neg: bool, d: &Decimal, prec: i64) {
@@ -109,7 +100,9 @@ fn fmt_f(dst: &mut String, neg: bool, d: &Decimal, prec: i64) {
     }
 }
 
-fn fmt_x(dst: &mut String, prec: i64, fmt: char, neg: bool, v: f64) {
+/// The unbiased binary exponent of `v` and its mantissa with the implicit
+/// leading bit (`exp` as for a normal number when `v` is subnormal).
+fn binary_parts(v: f64) -> (i64, u64) {
     let bits = v.to_bits();
     let mut exp = ((bits >> 52) & 0x7FF) as i64;
     let mut mant = bits & ((1u64 << 52) - 1);
@@ -118,7 +111,11 @@ fn fmt_x(dst: &mut String, prec: i64, fmt: char, neg: bool, v: f64) {
     } else {
         mant |= 1u64 << 52;
     }
-    exp -= 1023;
+    (exp - 1023, mant)
+}
+
+fn fmt_x(dst: &mut String, prec: i64, fmt: char, neg: bool, v: f64) {
+    let (mut exp, mut mant) = binary_parts(v);
     if mant == 0 {
         exp = 0;
     }
@@ -162,28 +159,12 @@ fn fmt_x(dst: &mut String, prec: i64, fmt: char, neg: bool, v: f64) {
         }
     }
     dst.push(if fmt == 'X' { 'P' } else { 'p' });
-    if exp < 0 {
-        dst.push('-');
-        exp = -exp;
-    } else {
-        dst.push('+');
-    }
-    if exp < 10 {
-        dst.push('0');
-    }
-    dst.push_str(&exp.to_string());
+    push_exponent(dst, exp);
 }
 
 fn fmt_b(dst: &mut String, neg: bool, v: f64) {
-    let bits = v.to_bits();
-    let mut exp = ((bits >> 52) & 0x7FF) as i64;
-    let mut mant = bits & ((1u64 << 52) - 1);
-    if exp == 0 {
-        exp += 1;
-    } else {
-        mant |= 1u64 << 52;
-    }
-    exp -= 1023 + 52;
+    let (mut exp, mant) = binary_parts(v);
+    exp -= 52;
     if neg {
         dst.push('-');
     }
@@ -278,4 +259,18 @@ pub(crate) fn format_float(v: f64, fmt: char, prec: i64) -> String {
         }
     }
     dst
+}
+
+/// The exponent as `FormatFloat` writes it: a sign and at least two digits.
+fn push_exponent(dst: &mut String, mut exp: i64) {
+    if exp < 0 {
+        dst.push('-');
+        exp = -exp;
+    } else {
+        dst.push('+');
+    }
+    if exp < 10 {
+        dst.push('0');
+    }
+    dst.push_str(&exp.to_string());
 }

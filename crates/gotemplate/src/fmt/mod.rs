@@ -283,10 +283,7 @@ pub(crate) fn sprintf(format: &str, args: &[Value], heap: &Heap) -> Result<Strin
             i += 1;
         }
         // argument index
-        let (an, ni, ai) = arg_number(&mut st, arg_num, fb, i, args.len());
-        arg_num = an;
-        i = ni;
-        after_index = ai;
+        (arg_num, i, after_index) = arg_number(&mut st, arg_num, fb, i, args.len());
         // width
         if i < end && fb[i] == b'*' {
             i += 1;
@@ -320,10 +317,7 @@ pub(crate) fn sprintf(format: &str, args: &[Value], heap: &Heap) -> Result<Strin
             if after_index {
                 st.good_arg_num = false;
             }
-            let (an, ni, ai) = arg_number(&mut st, arg_num, fb, i, args.len());
-            arg_num = an;
-            i = ni;
-            after_index = ai;
+            (arg_num, i, after_index) = arg_number(&mut st, arg_num, fb, i, args.len());
             if i < end && fb[i] == b'*' {
                 i += 1;
                 let (pr, an) = int_from_arg(args, arg_num);
@@ -344,9 +338,7 @@ pub(crate) fn sprintf(format: &str, args: &[Value], heap: &Heap) -> Result<Strin
             }
         }
         if !after_index {
-            let (an, ni, _) = arg_number(&mut st, arg_num, fb, i, args.len());
-            arg_num = an;
-            i = ni;
+            (arg_num, i, _) = arg_number(&mut st, arg_num, fb, i, args.len());
         }
         if i >= end {
             p.buf.push_str("%!(NOVERB)");

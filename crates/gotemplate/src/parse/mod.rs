@@ -251,6 +251,19 @@ impl<'a> Parser<'a> {
         r
     }
 
+    /// The body of a `define` or `block`: an item list in a fresh scope,
+    /// which must end with `{{end}}`.
+    fn definition_body(&mut self, context: &str) -> PResult<ListNode> {
+        self.enter()?;
+        let r = self.with_fresh_scope(|p| p.item_list());
+        self.leave();
+        let (list, end) = r?;
+        if !matches!(end, Parsed::End) {
+            return self.errorf(format!("unexpected {} in {}", end.describe(), context));
+        }
+        Ok(list)
+    }
+
     fn parse_definition(&mut self) -> PResult<()> {
         const CONTEXT: &str = "define clause";
         let token = self.next_non_space();
@@ -262,13 +275,7 @@ impl<'a> Parser<'a> {
             Err(e) => return self.errorf(e),
         };
         self.expect(ItemType::RightDelim, CONTEXT)?;
-        self.enter()?;
-        let r = self.with_fresh_scope(|p| p.item_list());
-        self.leave();
-        let (list, end) = r?;
-        if !matches!(end, Parsed::End) {
-            return self.errorf(format!("unexpected {} in {}", end.describe(), CONTEXT));
-        }
+        let list = self.definition_body(CONTEXT)?;
         self.add(name, list)
     }
 
@@ -431,13 +438,7 @@ impl<'a> Parser<'a> {
         let token = self.next_non_space();
         let name = self.parse_template_name(&token, CONTEXT)?;
         let pipe = self.pipeline(CONTEXT, ItemType::RightDelim)?;
-        self.enter()?;
-        let r = self.with_fresh_scope(|p| p.item_list());
-        self.leave();
-        let (list, end) = r?;
-        if !matches!(end, Parsed::End) {
-            return self.errorf(format!("unexpected {} in {}", end.describe(), CONTEXT));
-        }
+        let list = self.definition_body(CONTEXT)?;
         self.add(name.clone(), list)?;
         Ok(Parsed::Node(Node::Template {
             pos: token.pos,

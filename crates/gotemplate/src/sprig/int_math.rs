@@ -125,12 +125,17 @@ pub(crate) fn modulo(_: &mut Cx<'_>, a: &[Value]) -> R {
     Ok(Value::Int64(to_int64(arg(a, 0)).wrapping_rem(d)))
 }
 
-pub(crate) fn mul(_: &mut Cx<'_>, a: &[Value]) -> R {
+/// Combines the arguments (each as `cast.ToInt64`) left to right with `op`.
+fn fold_int64(a: &[Value], op: fn(i64, i64) -> i64) -> R {
     let mut v = to_int64(arg(a, 0));
     for b in a.iter().skip(1) {
-        v = v.wrapping_mul(to_int64(b));
+        v = op(v, to_int64(b));
     }
     Ok(Value::Int64(v))
+}
+
+pub(crate) fn mul(_: &mut Cx<'_>, a: &[Value]) -> R {
+    fold_int64(a, i64::wrapping_mul)
 }
 
 pub(crate) fn rand_int(_: &mut Cx<'_>, a: &[Value]) -> R {
@@ -144,17 +149,9 @@ pub(crate) fn rand_int(_: &mut Cx<'_>, a: &[Value]) -> R {
 }
 
 pub(crate) fn max(_: &mut Cx<'_>, a: &[Value]) -> R {
-    let mut m = to_int64(arg(a, 0));
-    for b in a.iter().skip(1) {
-        m = m.max(to_int64(b));
-    }
-    Ok(Value::Int64(m))
+    fold_int64(a, i64::max)
 }
 
 pub(crate) fn min(_: &mut Cx<'_>, a: &[Value]) -> R {
-    let mut m = to_int64(arg(a, 0));
-    for b in a.iter().skip(1) {
-        m = m.min(to_int64(b));
-    }
-    Ok(Value::Int64(m))
+    fold_int64(a, i64::min)
 }
