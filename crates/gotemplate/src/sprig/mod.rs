@@ -27,10 +27,12 @@ pub(crate) mod uuid;
 use crate::MAX_STRING_BYTES;
 use crate::value::Value;
 
+// What several categories share: the result type, Go's runtime panic
+// messages and size checks.
+
 type R = Result<Value, String>;
 
 const NIL_DEREF: &str = "runtime error: invalid memory address or nil pointer dereference";
-
 const SLICE_BOUNDS: &str = "runtime error: slice bounds out of range";
 
 fn too_big() -> String {
