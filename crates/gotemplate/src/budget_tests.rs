@@ -154,7 +154,7 @@ fn many_bcrypt_calls_are_charged_by_their_cost() {
             }
         }
     }
-    let per_call = funcs::BCRYPT_STEPS;
+    let per_call = cost::BCRYPT_STEPS;
     assert!(
         hashed >= 1 && hashed as u64 <= DEFAULT_STEPS / per_call,
         "{hashed}"

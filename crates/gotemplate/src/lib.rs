@@ -54,13 +54,17 @@
 use std::collections::BTreeMap;
 
 mod budget;
+mod builtins;
+mod call;
+mod cost;
 mod exec;
 mod fmt;
-mod funcs;
 mod lex;
+mod node;
 mod number;
 mod parse;
 mod sprig;
+mod table;
 mod uni;
 mod value;
 

@@ -1,7 +1,7 @@
 //! Go `strconv`-compatible number and string-literal parsing.
 
 use super::lex::ItemType;
-use super::parse::{NumberNode, Pos};
+use super::node::{NumberNode, Pos};
 
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum NumError {

@@ -1858,7 +1858,7 @@ fn limits() {
 
 #[test]
 fn supported_functions_list_matches_table() {
-    let mut table = funcs::all_names();
+    let mut table = table::all_names();
     table.sort_unstable();
     let mut listed: Vec<&str> = SUPPORTED_FUNCTIONS.to_vec();
     listed.sort_unstable();
@@ -2080,6 +2080,18 @@ fn assert_no_secret(tpl: &str, r: &Result<String, TemplateError>) {
         let msg = e.to_string();
         assert!(!msg.contains("hunter2"), "template {tpl:?} leaked: {msg}");
     }
+}
+
+#[test]
+fn define_and_block_bodies_end_with_end() {
+    assert_eq!(
+        err("{{define \"x\"}}a{{else}}b{{end}}"),
+        "template: t:1: unexpected {{else}} in define clause"
+    );
+    assert_eq!(
+        err("{{block \"x\" .}}a{{else}}b{{end}}"),
+        "template: t:1: unexpected {{else}} in block clause"
+    );
 }
 
 mod fuzz {
