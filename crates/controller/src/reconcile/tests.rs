@@ -1,8 +1,18 @@
+use std::sync::Mutex;
+
+use http::{Method, Request, Response};
+use kube::Client;
+use kube::client::Body;
+use sealed_secrets_core::SealOptions;
+use sealed_secrets_core::seal::InputSecret;
+use serde_json::{Value, json};
+
 use super::*;
+use crate::events::Publisher;
+use crate::keys::KeyRegistry;
+use crate::metrics::Metrics;
 
 fn context() -> Context {
-    use http::{Request, Response};
-    use kube::client::Body;
     // No request is made: the lock is local.
     let (mock, _handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(mock, "default");
@@ -47,12 +57,6 @@ async fn one_reconcile_per_object() {
 
 // The I/O decisions of a reconcile, against a scripted API server: which requests it makes,
 // in which order, with which bodies, and what it returns.
-
-use http::{Method, Request, Response};
-use kube::client::Body;
-use sealed_secrets_core::SealOptions;
-use sealed_secrets_core::seal::InputSecret;
-use serde_json::{Value, json};
 
 const SECRETS: &str = "/api/v1/namespaces/ns/secrets";
 const SECRET: &str = "/api/v1/namespaces/ns/secrets/s";
