@@ -180,11 +180,6 @@ impl KeyRegistry {
         self.snapshot().first().cloned()
     }
 
-    /// The ordering time of the newest key (NotBefore or creation time, as configured).
-    pub fn newest_time(&self) -> Option<SystemTime> {
-        self.newest().map(|e| e.order_time(self.order))
-    }
-
     /// Notified after every change (the value is a change counter).
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changed.subscribe()

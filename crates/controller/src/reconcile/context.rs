@@ -226,12 +226,6 @@ impl Context {
         );
     }
 
-    /// Number of SealedSecrets that were in sync at some generation (see [`Self::unsynced_count`]
-    /// for the objects not in sync with their current one).
-    pub fn synced_count(&self) -> usize {
-        self.synced().len()
-    }
-
     /// How many of `objects` were not unsealed successfully at their current generation.
     pub fn unsynced_count(&self, objects: &[Arc<SealedSecret>]) -> usize {
         let synced = self.synced();
