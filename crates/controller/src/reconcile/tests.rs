@@ -105,9 +105,14 @@ fn call(method: Method, path: &str) -> (Method, String) {
     (method, path.to_string())
 }
 
-/// A `kube::Client` whose API server answers every request with `reply` (status code and JSON
-/// body), and the log of what it received.
-fn mock_client(reply: impl Fn(&Seen) -> (u16, Value) + Send + Sync + 'static) -> (Client, Log) {
+/// A `kube::Client` whose API server accepts Events and status writes of `ss` and answers
+/// every other request with `reply` (status code and JSON body; `None`: an unexpected request,
+/// answered with an error), and the log of what it received.
+fn mock_client(
+    ss: &SealedSecret,
+    reply: impl Fn(&Seen) -> Option<(u16, Value)> + Send + Sync + 'static,
+) -> (Client, Log) {
+    let ss = ss.clone();
     let (mock, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let log = Log::default();
     let seen = log.clone();
@@ -125,7 +130,9 @@ fn mock_client(reply: impl Fn(&Seen) -> (u16, Value) + Send + Sync + 'static) ->
                 path: parts.uri.path().to_string(),
                 body,
             };
-            let (code, value) = reply(&request);
+            let (code, value) = common(&ss, &request)
+                .or_else(|| reply(&request))
+                .unwrap_or_else(|| api_error(500, "InternalError", "unexpected request"));
             seen.0.lock().unwrap().push(request);
             send.send_response(
                 Response::builder()
@@ -237,6 +244,23 @@ fn existing_secret(owner: Option<&str>, immutable: bool) -> Value {
     s
 }
 
+/// Checks that a failure was reported as one: a Warning Event `ErrUpdateFailed`, and
+/// `Synced=False` with `category` as its reason; returns the Event's note.
+fn failure_reported(log: &Log, category: &str) -> String {
+    let event = log.body(Method::POST, EVENTS);
+    assert_eq!(
+        (&event["type"], &event["reason"]),
+        (&json!("Warning"), &json!("ErrUpdateFailed")),
+        "{event}"
+    );
+    let status = log.body(Method::PATCH, STATUS);
+    assert_eq!(
+        synced_of(&status),
+        ("False".to_string(), Some(category.to_string()))
+    );
+    event["note"].as_str().unwrap_or_default().to_string()
+}
+
 /// The `Synced` condition of a status write: (status, reason).
 fn synced_of(status_patch: &Value) -> (String, Option<String>) {
     let c = &status_patch["status"]["conditions"][0];
@@ -255,17 +279,13 @@ async fn conflict_on_create_then_owned_secret_is_updated() {
     let key = key();
     let fingerprint = key.key.fingerprint().to_string();
     let ss = sealed(&key);
-    let reply_ss = ss.clone();
-    let (client, log) = mock_client(move |req| {
-        if let Some(r) = common(&reply_ss, req) {
-            return r;
-        }
-        match (req.method.as_str(), req.path.as_str()) {
+    let (client, log) = mock_client(&ss, move |req| {
+        Some(match (req.method.as_str(), req.path.as_str()) {
             ("POST", SECRETS) => api_error(409, "AlreadyExists", "secrets \"s\" already exists"),
             ("GET", SECRET) => (200, existing_secret(Some("uid-1"), false)),
             ("PUT", SECRET) => (200, echo(&req.body, "8")),
-            _ => api_error(500, "InternalError", "unexpected request"),
-        }
+            _ => return None,
+        })
     });
     let ctx = context_with(client, key);
     let action = reconcile(Arc::new(ss.clone()), ctx.clone()).await.unwrap();
@@ -313,16 +333,12 @@ async fn conflict_on_create_then_owned_secret_is_updated() {
 async fn conflict_on_create_then_unowned_secret_is_left_alone() {
     let key = key();
     let ss = sealed(&key);
-    let reply_ss = ss.clone();
-    let (client, log) = mock_client(move |req| {
-        if let Some(r) = common(&reply_ss, req) {
-            return r;
-        }
-        match (req.method.as_str(), req.path.as_str()) {
+    let (client, log) = mock_client(&ss, move |req| {
+        Some(match (req.method.as_str(), req.path.as_str()) {
             ("POST", SECRETS) => api_error(409, "AlreadyExists", "secrets \"s\" already exists"),
             ("GET", SECRET) => (200, existing_secret(None, false)),
-            _ => api_error(500, "InternalError", "unexpected request"),
-        }
+            _ => return None,
+        })
     });
     let ctx = context_with(client, key);
     let ss = Arc::new(ss);
@@ -337,22 +353,10 @@ async fn conflict_on_create_then_unowned_secret_is_left_alone() {
             call(Method::PATCH, STATUS),
         ]
     );
-    let event = log.body(Method::POST, EVENTS);
-    assert_eq!(
-        (&event["type"], &event["reason"]),
-        (&json!("Warning"), &json!("ErrUpdateFailed"))
-    );
+    let note = failure_reported(&log, "unmanaged");
     assert!(
-        event["note"]
-            .as_str()
-            .unwrap()
-            .contains("already exists and is not managed by SealedSecret"),
-        "{event}"
-    );
-    let status = log.body(Method::PATCH, STATUS);
-    assert_eq!(
-        synced_of(&status),
-        ("False".to_string(), Some("unmanaged".to_string()))
+        note.contains("already exists and is not managed by SealedSecret"),
+        "{note}"
     );
     assert_eq!(
         error_policy(ss, &err, ctx),
@@ -376,20 +380,16 @@ async fn immutable_secret_with_new_data_is_not_retried() {
         }]),
         keys: None,
     });
-    let reply_ss = ss.clone();
-    let (client, log) = mock_client(move |req| {
-        if let Some(r) = common(&reply_ss, req) {
-            return r;
-        }
-        match (req.method.as_str(), req.path.as_str()) {
+    let (client, log) = mock_client(&ss, move |req| {
+        Some(match (req.method.as_str(), req.path.as_str()) {
             ("GET", SECRET) => (200, existing_secret(Some("uid-1"), true)),
             ("PUT", SECRET) => api_error(
                 422,
                 "Invalid",
                 "Secret \"s\" is invalid: data: Forbidden: field is immutable when `immutable` is set",
             ),
-            _ => api_error(500, "InternalError", "unexpected request"),
-        }
+            _ => return None,
+        })
     });
     let ctx = context_with(client, key);
     let ss = Arc::new(ss);
@@ -407,16 +407,9 @@ async fn immutable_secret_with_new_data_is_not_retried() {
     let put = log.body(Method::PUT, SECRET);
     assert_eq!(put["immutable"], true, "immutable is never changed: {put}");
     assert_eq!(put["data"]["password"], "aHVudGVyMg==");
-    let event = log.body(Method::POST, EVENTS);
-    assert_eq!(event["reason"], "ErrUpdateFailed");
     assert_eq!(
-        event["note"],
+        failure_reported(&log, "immutable"),
         sealed_secrets_core::reconcile::IMMUTABLE_MESSAGE
-    );
-    let status = log.body(Method::PATCH, STATUS);
-    assert_eq!(
-        synced_of(&status),
-        ("False".to_string(), Some("immutable".to_string()))
     );
     assert_eq!(error_policy(ss, &err, ctx), Action::await_change());
 }
@@ -431,13 +424,9 @@ async fn reconcile_in_sync_writes_nothing() {
     let key_again = crate::keys::parse_key_secret(&secret).unwrap();
     let ss = sealed(&key);
     let stored: Arc<Mutex<Option<Value>>> = Arc::default();
-    let reply_ss = ss.clone();
     let store = stored.clone();
-    let (client, log) = mock_client(move |req| {
-        if let Some(r) = common(&reply_ss, req) {
-            return r;
-        }
-        match (req.method.as_str(), req.path.as_str()) {
+    let (client, log) = mock_client(&ss, move |req| {
+        Some(match (req.method.as_str(), req.path.as_str()) {
             ("POST", SECRETS) => {
                 let created = echo(&req.body, "5");
                 *store.lock().unwrap() = Some(created.clone());
@@ -447,8 +436,8 @@ async fn reconcile_in_sync_writes_nothing() {
                 Some(s) => (200, s),
                 None => api_error(404, "NotFound", "secrets \"s\" not found"),
             },
-            _ => api_error(500, "InternalError", "unexpected request"),
-        }
+            _ => return None,
+        })
     });
     // The first sync creates the Secret and writes the status.
     let ctx = context_with(client.clone(), key);
@@ -481,21 +470,17 @@ async fn reconcile_in_sync_writes_nothing() {
 async fn failed_writes_back_off_then_wait_for_a_change() {
     let key = key();
     let ss = sealed(&key);
-    let reply_ss = ss.clone();
     let failing = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let fail = failing.clone();
-    let (client, log) = mock_client(move |req| {
-        if let Some(r) = common(&reply_ss, req) {
-            return r;
-        }
-        match (req.method.as_str(), req.path.as_str()) {
+    let (client, log) = mock_client(&ss, move |req| {
+        Some(match (req.method.as_str(), req.path.as_str()) {
             ("POST", SECRETS) if fail.load(Ordering::SeqCst) => {
                 api_error(500, "InternalError", "etcd is down")
             }
             ("POST", SECRETS) => (201, echo(&req.body, "3")),
             ("GET", SECRET) => api_error(404, "NotFound", "secrets \"s\" not found"),
-            _ => api_error(500, "InternalError", "unexpected request"),
-        }
+            _ => return None,
+        })
     });
     let ctx = context_with(client, key);
     let ss = Arc::new(ss);
@@ -513,11 +498,7 @@ async fn failed_writes_back_off_then_wait_for_a_change() {
                     call(Method::PATCH, STATUS),
                 ]
             );
-            let status = log.body(Method::PATCH, STATUS);
-            assert_eq!(
-                synced_of(&status),
-                ("False".to_string(), Some("update".to_string()))
-            );
+            failure_reported(&log, "update");
         }
         actions.push(error_policy(ss.clone(), &err, ctx.clone()));
     }

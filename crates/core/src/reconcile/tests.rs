@@ -164,14 +164,17 @@ fn others_conditions_do_not_force_a_write() {
     first.conditions.as_mut().unwrap().push(foreign);
     assert!(next_status(Some(&first), Some(1), Ok(()), t(20)).is_none());
     let failed = next_status(Some(&first), Some(1), Err(("unseal", "boom (a)")), t(30)).unwrap();
-    let types: Vec<&str> = failed
-        .conditions
+    assert_eq!(types(&failed), ["Synced", "Ready", "Healthy"]);
+}
+
+/// The condition types of a status, in order.
+fn types(s: &SealedSecretStatus) -> Vec<&str> {
+    s.conditions
         .as_ref()
         .unwrap()
         .iter()
         .map(|c| c.type_.as_str())
-        .collect();
-    assert_eq!(types, ["Synced", "Ready", "Healthy"]);
+        .collect()
 }
 
 fn cond<'a>(s: &'a SealedSecretStatus, t: &str) -> Vec<&'a SealedSecretCondition> {
@@ -186,14 +189,11 @@ fn cond<'a>(s: &'a SealedSecretStatus, t: &str) -> Vec<&'a SealedSecretCondition
 #[test]
 fn ready_mirrors_synced_and_keeps_its_transition_time() {
     let first = next_status(None, Some(1), Err(("unseal", "no key (a)")), t(10)).unwrap();
-    let types: Vec<_> = first
-        .conditions
-        .as_ref()
-        .unwrap()
-        .iter()
-        .map(|c| c.type_.as_str())
-        .collect();
-    assert_eq!(types, ["Synced", "Ready"], "Synced first, one of each");
+    assert_eq!(
+        types(&first),
+        ["Synced", "Ready"],
+        "Synced first, one of each"
+    );
     let r = cond(&first, "Ready")[0];
     assert_eq!(r.status, "False");
     assert_eq!(r.reason.as_deref(), Some("unseal"));
@@ -253,14 +253,7 @@ fn status_written_by_an_older_controller_is_completed() {
             ..Default::default()
         });
     let next = next_status(Some(&foreign), Some(2), Ok(()), t(30)).unwrap();
-    let types: Vec<_> = next
-        .conditions
-        .as_ref()
-        .unwrap()
-        .iter()
-        .map(|c| c.type_.as_str())
-        .collect();
-    assert_eq!(types, ["Synced", "Ready", "Other"]);
+    assert_eq!(types(&next), ["Synced", "Ready", "Other"]);
 }
 
 #[test]
