@@ -1,10 +1,12 @@
 //! Controller flags, with upstream's names and defaults. Every flag can also be set through
-//! `SEALED_SECRETS_<FLAG_IN_UPPER_SNAKE_CASE>`; the command line wins.
+//! `SEALED_SECRETS_<FLAG_IN_UPPER_SNAKE_CASE>`; the command line wins. Boolean flags are Go-style
+//! (`--flag`, `--flag=true|false`: `sealed_secrets_core::flags::go_bool`).
 
 use std::time::Duration;
 
-use clap::{ArgAction, Parser, builder::BoolishValueParser};
+use clap::Parser;
 use sealed_secrets_core::duration::{DurationError, parse_go_duration_std};
+use sealed_secrets_core::flags::go_bool;
 
 /// Which key is "newest".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
@@ -27,7 +29,8 @@ pub const CONSTANT_TIME_KEY_SIZES: [usize; 4] = [2048, 3072, 4096, 8192];
     version,
     about = "Unseals SealedSecrets into Secrets",
     disable_version_flag = true,
-    args_override_self = true
+    args_override_self = true,
+    mut_args = go_bool
 )]
 pub struct Flags {
     /// Prefix used to name keys (generateName of key Secrets; also the legacy key's name).
@@ -45,9 +48,7 @@ pub struct Flags {
     /// Load (and generate) keys that aws-lc-rs cannot use (below 2048 or above 8192 bits, or
     /// unusual sizes). Their decryption then falls back to the `rsa` crate, which is not
     /// constant-time: a timing side channel for anyone who can submit ciphertexts.
-    #[arg(long, env = "SEALED_SECRETS_ALLOW_NON_CONSTANT_TIME_KEYS", action = ArgAction::Set,
-          num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_ALLOW_NON_CONSTANT_TIME_KEYS")]
     pub allow_non_constant_time_keys: bool,
 
     /// Duration that certificate is valid for.
@@ -84,15 +85,15 @@ pub struct Flags {
 
     /// With `--key-min-time`: keep unsealing with older keys, but report (Warning Event
     /// `KeyBelowMinimum`, log line) every SealedSecret that enforcing would fail.
-    #[arg(long, env = "SEALED_SECRETS_KEY_MIN_TIME_WARN_ONLY", action = ArgAction::Set,
-          num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_KEY_MIN_TIME_WARN_ONLY")]
     pub key_min_time_warn_only: bool,
 
     /// Accept deprecated v1 data field.
-    #[arg(long, env = "SEALED_SECRETS_ACCEPT_DEPRECATED_V1_DATA", action = ArgAction::Set,
-          num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "true", value_parser = BoolishValueParser::new())]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_ACCEPT_DEPRECATED_V1_DATA",
+        default_value = "true"
+    )]
     pub accept_deprecated_v1_data: bool,
 
     /// Evaluation steps that all `template.data` entries of one SealedSecret may use together
@@ -123,9 +124,7 @@ pub struct Flags {
     pub template_timeout: Duration,
 
     /// Scan all namespaces or only the current namespace.
-    #[arg(long, env = "SEALED_SECRETS_ALL_NAMESPACES", action = ArgAction::Set,
-          num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "true", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_ALL_NAMESPACES", default_value = "true")]
     pub all_namespaces: bool,
 
     /// Comma-separated list of additional namespaces to be scanned.
@@ -158,28 +157,20 @@ pub struct Flags {
 
     /// Delete the Secret when its SealedSecret is deleted, instead of relying on garbage
     /// collection through the ownerReference.
-    #[arg(long, env = "SEALED_SECRETS_OLD_GC_BEHAVIOR", action = ArgAction::Set,
-          num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_OLD_GC_BEHAVIOR")]
     pub old_gc_behavior: bool,
 
     /// Write the status of SealedSecrets.
-    #[arg(long, env = "SEALED_SECRETS_UPDATE_STATUS", action = ArgAction::Set,
-          num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "true", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_UPDATE_STATUS", default_value = "true")]
     pub update_status: bool,
 
     /// Watch key Secrets for additions, updates and deletions. Always on here; the flag is
     /// accepted for compatibility.
-    #[arg(long, env = "SEALED_SECRETS_WATCH_FOR_SECRETS", action = ArgAction::Set,
-          num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "true", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_WATCH_FOR_SECRETS", default_value = "true")]
     pub watch_for_secrets: bool,
 
     /// Do not watch Secrets (no recreation of deleted Secrets, no drift repair).
-    #[arg(long, env = "SEALED_SECRETS_SKIP_RECREATE", action = ArgAction::Set,
-          num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_SKIP_RECREATE")]
     pub skip_recreate: bool,
 
     /// Max number of retries of a failing SealedSecret before waiting for a change.
@@ -196,9 +187,7 @@ pub struct Flags {
 
     /// Elect a leader on a Lease: only the leader reconciles and manages keys; every replica
     /// serves the HTTP API.
-    #[arg(long, env = "SEALED_SECRETS_LEADER_ELECT", action = ArgAction::Set,
-          num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "true", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_LEADER_ELECT", default_value = "true")]
     pub leader_elect: bool,
 
     /// How long a Lease holds without renewal before another replica may take it.
@@ -227,9 +216,7 @@ pub struct Flags {
     pub workers: u16,
 
     /// Send INFO logs to stdout (WARN and ERROR go to stderr).
-    #[arg(long, env = "SEALED_SECRETS_LOG_INFO_STDOUT", action = ArgAction::Set,
-          num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "true", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_LOG_INFO_STDOUT", default_value = "true")]
     pub log_info_stdout: bool,
 
     /// Log level: DEBUG, INFO, WARN, ERROR.
@@ -318,9 +305,7 @@ pub struct Flags {
     pub namespace: Option<String>,
 
     /// Print version information and exit.
-    #[arg(long, env = "SEALED_SECRETS_VERSION", action = ArgAction::Set,
-          num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_VERSION")]
     pub version: bool,
 
     /// A request header must arrive complete within this time after the server starts waiting
@@ -486,114 +471,4 @@ impl Flags {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn definition_and_defaults() {
-        Flags::command().debug_assert();
-        let f = Flags::try_parse_from(["c"]).unwrap();
-        assert_eq!(f.key_size, 4096);
-        assert_eq!(f.key_renew_period, Duration::from_secs(720 * 3600));
-        assert_eq!(f.key_ttl, Duration::from_secs(87_600 * 3600));
-        assert!(f.accept_deprecated_v1_data && f.all_namespaces && f.update_status);
-        assert_eq!(f.max_unseal_retries, 5);
-        assert_eq!(f.header_read_timeout, Duration::from_secs(10));
-        assert_eq!(f.max_connections, 512);
-        assert_eq!(
-            (f.max_inflight, f.inflight_wait),
-            (0, Duration::from_secs(5))
-        );
-        assert!(Flags::try_parse_from(["c", "--max-connections=0"]).is_err());
-        assert_eq!(f.watched_namespaces("kube-system"), None);
-        assert!(f.leader_elect);
-        assert_eq!(f.leader_elect_lease_duration, Duration::from_secs(15));
-        assert_eq!(f.leader_elect_renew_deadline, Duration::from_secs(10));
-        assert_eq!(f.leader_elect_retry_period, Duration::from_secs(2));
-        assert_eq!(f.leader_elect_lease_name, "sealed-secrets-controller");
-        f.validate().unwrap();
-        assert!(!f.allow_non_constant_time_keys);
-        assert_eq!(f.template_limits(), gotemplate::Limits::default());
-        let f = Flags::try_parse_from([
-            "c",
-            "--template-max-steps=7",
-            "--template-max-alloc-bytes=8",
-            "--template-max-output-bytes=9",
-            "--template-max-depth=10",
-            "--template-timeout=1m30s",
-        ])
-        .unwrap();
-        assert_eq!(
-            f.template_limits(),
-            gotemplate::Limits {
-                steps: 7,
-                alloc_bytes: 8,
-                output_bytes: 9,
-                value_depth: 10,
-                time: Duration::from_secs(90),
-            }
-        );
-        for bits in ["1024", "2047"] {
-            let f = Flags::try_parse_from(["c", "--key-size", bits]).unwrap();
-            assert!(f.validate().unwrap_err().contains("refused"), "{bits}");
-            let f =
-                Flags::try_parse_from(["c", "--key-size", bits, "--allow-non-constant-time-keys"])
-                    .unwrap();
-            assert!(
-                f.validate().unwrap_err().contains("refused"),
-                "{bits} even with the flag"
-            );
-        }
-        let f = Flags::try_parse_from(["c", "--key-size=16384"]).unwrap();
-        assert!(
-            f.validate()
-                .unwrap_err()
-                .contains("--allow-non-constant-time-keys")
-        );
-        let f = Flags::try_parse_from(["c", "--key-size=16384", "--allow-non-constant-time-keys"])
-            .unwrap();
-        f.validate().unwrap();
-        for bits in ["2048", "3072", "8192"] {
-            let f = Flags::try_parse_from(["c", "--key-size", bits]).unwrap();
-            f.validate().unwrap();
-        }
-        let bad = Flags::try_parse_from(["c", "--leader-elect-renew-deadline=20s"]).unwrap();
-        assert!(bad.validate().is_err());
-        let off = Flags::try_parse_from([
-            "c",
-            "--leader-elect=false",
-            "--leader-elect-renew-deadline=20s",
-        ])
-        .unwrap();
-        assert!(off.validate().is_ok());
-        let f =
-            Flags::try_parse_from(["c", "--all-namespaces=false", "--rotate-period=1h"]).unwrap();
-        assert_eq!(f.watched_namespaces("ks"), Some(vec!["ks".to_string()]));
-        assert_eq!(f.key_renew_period, Duration::from_secs(3600));
-        let f = Flags::try_parse_from(["c", "--additional-namespaces=a,b"]).unwrap();
-        assert_eq!(
-            f.watched_namespaces("ks"),
-            Some(vec!["ks".to_string(), "a".into(), "b".into()])
-        );
-    }
-
-    #[test]
-    fn durations_and_lists() {
-        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
-        assert!(parse_duration("10").is_err());
-        assert!(parse_duration("5d").is_err());
-        let kv = parse_kv_list("a=b, c=d").unwrap();
-        assert_eq!(kv["c"], "d");
-        assert!(parse_kv_list("nope").is_err());
-        assert_eq!(socket_addr(":8080").unwrap().port(), 8080);
-    }
-
-    #[test]
-    fn bad_prefix() {
-        let f = Flags::try_parse_from(["c", "--key-prefix=Bad_Prefix"]).unwrap();
-        assert!(f.validate().is_err());
-    }
-}
+mod tests;

@@ -76,12 +76,4 @@ impl Error {
             _ => self.to_string(),
         }
     }
-
-    /// Whether retrying can help without a change to the object or the keys.
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            Error::Fetch(_) | Error::Update(_) | Error::Status(_) | Error::NoKeys
-        )
-    }
 }

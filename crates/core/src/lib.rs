@@ -8,6 +8,7 @@
 pub mod codec;
 pub mod crypto;
 pub mod duration;
+pub mod flags;
 pub mod keyfile;
 pub mod keys;
 pub mod keyusage;

@@ -1,14 +1,9 @@
 //! Command-line flags, compatible with upstream kubeseal. Every flag can also be set through
-//! `SEALED_SECRETS_<FLAG_IN_UPPER_SNAKE_CASE>`; a flag on the command line wins.
+//! `SEALED_SECRETS_<FLAG_IN_UPPER_SNAKE_CASE>`; a flag on the command line wins. Boolean flags
+//! are Go-style (`--flag`, `--flag=true|false`: `sealed_secrets_core::flags::go_bool`).
 
-use clap::{ArgAction, Parser, Subcommand, builder::BoolishValueParser};
-
-/// Boolean flags accept `--flag`, `--flag=true` and `--flag=false` like Go's pflag.
-macro_rules! bool_flag {
-    () => {
-        ArgAction::Set
-    };
-}
+use clap::{ArgAction, Parser, Subcommand};
+use sealed_secrets_core::flags::go_bool;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -17,7 +12,8 @@ macro_rules! bool_flag {
     about = "Seal Kubernetes Secrets so that only the Sealed Secrets controller can decrypt them",
     long_about = None,
     disable_version_flag = true,
-    args_override_self = true
+    args_override_self = true,
+    mut_args = go_bool
 )]
 pub struct Cli {
     /// Certificate / public key file/URL to use for encryption. Overrides --controller-*
@@ -66,21 +62,15 @@ pub struct Cli {
     pub recursive: Vec<String>,
 
     /// Write certificate to stdout. Useful for later use with --cert
-    #[arg(long, env = "SEALED_SECRETS_FETCH_CERT", action = bool_flag!(), num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", default_value = "false",
-          value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_FETCH_CERT")]
     pub fetch_cert: bool,
 
     /// Allow empty data in the secret object
-    #[arg(long, env = "SEALED_SECRETS_ALLOW_EMPTY_DATA", action = bool_flag!(), num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", default_value = "false",
-          value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_ALLOW_EMPTY_DATA")]
     pub allow_empty_data: bool,
 
     /// Validate that the sealed secret can be decrypted
-    #[arg(long, env = "SEALED_SECRETS_VALIDATE", action = bool_flag!(), num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", default_value = "false",
-          value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_VALIDATE")]
     pub validate: bool,
 
     /// Merge items from secret into an existing sealed secret file, updating the file in-place
@@ -89,9 +79,7 @@ pub struct Cli {
     pub merge_into: Option<String>,
 
     /// Encrypt a raw value passed via the --from-* flags instead of the whole secret object
-    #[arg(long, env = "SEALED_SECRETS_RAW", action = bool_flag!(), num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", default_value = "false",
-          value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_RAW")]
     pub raw: bool,
 
     /// Name of the sealed secret (required with --raw and default (strict) scope)
@@ -112,17 +100,16 @@ pub struct Cli {
 
     /// Re-encrypt the given sealed secret to use the latest cluster key. Offline with
     /// --recovery-private-key and --cert.
-    #[arg(long = "re-encrypt", visible_alias = "rotate", env = "SEALED_SECRETS_RE_ENCRYPT",
-          action = bool_flag!(), num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", default_value = "false",
-          value_parser = BoolishValueParser::new())]
+    #[arg(
+        long = "re-encrypt",
+        visible_alias = "rotate",
+        env = "SEALED_SECRETS_RE_ENCRYPT"
+    )]
     pub re_encrypt: bool,
 
     /// Decrypt a sealed secrets file obtained from stdin, using the private key passed with
     /// --recovery-private-key. Intended to be used in disaster recovery mode.
-    #[arg(long, env = "SEALED_SECRETS_RECOVERY_UNSEAL", action = bool_flag!(), num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", default_value = "false",
-          value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_RECOVERY_UNSEAL")]
     pub recovery_unseal: bool,
 
     /// Private key filename used by the --recovery-unseal command. Multiple files accepted
@@ -135,9 +122,7 @@ pub struct Cli {
     /// Report, for each key the controller has loaded, which SealedSecrets still need it (from
     /// their status, listed with your own permissions; all namespaces unless -n is given) and
     /// whether it is safe to retire. With --key, exits non-zero unless every named key is safe.
-    #[arg(long, env = "SEALED_SECRETS_KEY_USAGE", action = bool_flag!(), num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", default_value = "false",
-          value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_KEY_USAGE")]
     pub key_usage: bool,
 
     /// With --key-usage: the fingerprint of a key to check (repeatable, or comma separated).
@@ -147,9 +132,7 @@ pub struct Cli {
 
     /// When sealing: record the sealing key's fingerprint in the annotation
     /// `sealedsecrets.bitnami.com/key-hint`, so the controller tries that key first.
-    #[arg(long, env = "SEALED_SECRETS_KEY_HINT", action = bool_flag!(), num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", default_value = "false",
-          value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_KEY_HINT")]
     pub key_hint: bool,
 
     /// Path to a kube config. Only required if out-of-cluster
@@ -160,9 +143,7 @@ pub struct Cli {
     pub kube: KubeFlags,
 
     /// Print version information and exit
-    #[arg(long, env = "SEALED_SECRETS_VERSION", action = bool_flag!(), num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", default_value = "false",
-          value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_VERSION")]
     pub version: bool,
 
     #[command(subcommand)]
@@ -219,9 +200,7 @@ pub struct KubeFlags {
     #[arg(long, env = "SEALED_SECRETS_CLIENT_KEY", global = true)]
     pub client_key: Option<String>,
     /// If true, the server's certificate will not be checked for validity
-    #[arg(long, env = "SEALED_SECRETS_INSECURE_SKIP_TLS_VERIFY", global = true, action = bool_flag!(), num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", default_value = "false",
-          value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "SEALED_SECRETS_INSECURE_SKIP_TLS_VERIFY", global = true)]
     pub insecure_skip_tls_verify: bool,
     /// Server name to use for server certificate validation
     #[arg(long, env = "SEALED_SECRETS_TLS_SERVER_NAME", global = true)]

@@ -1,0 +1,155 @@
+use super::*;
+
+fn key_secret(name: &str, rv: &str, bits: usize) -> Secret {
+    let (mut s, _) = new_key_secret(
+        "ks",
+        "sealed-secrets-key",
+        bits,
+        "",
+        Duration::from_secs(3600),
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    s.metadata.name = Some(name.into());
+    s.metadata.resource_version = Some(rv.into());
+    s
+}
+
+/// A 1024-bit key (made once with `openssl req -x509 -newkey rsa:1024`, test use only):
+/// aws-lc-rs refuses it, so only the non-constant-time backend could use it.
+fn small_key_secret() -> Secret {
+    let mut s = key_secret("small", "1", 2048);
+    let data = s.data.as_mut().unwrap();
+    data.insert(
+        "tls.key".into(),
+        ByteString(include_bytes!("../testdata/rsa1024.key").to_vec()),
+    );
+    data.insert(
+        "tls.crt".into(),
+        ByteString(include_bytes!("../testdata/rsa1024.crt").to_vec()),
+    );
+    s
+}
+
+#[test]
+fn non_constant_time_keys_only_with_the_flag() {
+    let small = small_key_secret();
+    let ok = key_secret("ok", "1", 2048);
+    let reg = KeyRegistry::new(KeyOrderPriority::CertNotBefore);
+    let errs = reg.replace_from_secrets(&[small.clone(), ok.clone()]);
+    assert_eq!(errs, vec![KeySecretError::NonConstantTime("small".into())]);
+    assert_eq!(errs[0].secret_name(), "small");
+    let names: Vec<_> = reg
+        .snapshot()
+        .iter()
+        .map(|e| e.secret_name.clone())
+        .collect();
+    assert_eq!(names, ["ok"]);
+
+    let reg =
+        KeyRegistry::new(KeyOrderPriority::CertNotBefore).allowing_non_constant_time_keys(true);
+    assert!(reg.replace_from_secrets(&[small, ok]).is_empty());
+    assert_eq!(reg.snapshot().len(), 2);
+    assert!(
+        reg.snapshot()
+            .iter()
+            .any(|e| e.key.backend() == Backend::RustCrypto)
+    );
+}
+
+#[test]
+fn load_order_dedup_and_errors() {
+    let reg = KeyRegistry::new(KeyOrderPriority::CertNotBefore);
+    let a = key_secret("a", "1", 2048);
+    std::thread::sleep(Duration::from_millis(1100));
+    let b = key_secret("b", "1", 2048);
+    let mut broken = a.clone();
+    broken.metadata.name = Some("broken".into());
+    broken
+        .data
+        .as_mut()
+        .unwrap()
+        .insert("tls.key".into(), ByteString(b"garbage".to_vec()));
+    let mut dup = a.clone();
+    dup.metadata.name = Some("a-copy".into());
+    let errs = reg.replace_from_secrets(&[a.clone(), broken, b.clone(), dup]);
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0].to_string().contains("broken"));
+    let snap = reg.snapshot();
+    assert_eq!(snap.len(), 2);
+    assert_eq!(snap[0].secret_name, "b", "newest first");
+    assert_eq!(reg.newest().unwrap().secret_name, "b");
+    // Unchanged resourceVersion keeps the same entry.
+    let before = Arc::clone(&snap[1]);
+    reg.replace_from_secrets(&[a.clone(), b.clone()]);
+    assert!(Arc::ptr_eq(&before, &reg.snapshot()[1]));
+    // Deleting a key removes it.
+    let rx = reg.subscribe();
+    reg.replace_from_secrets(&[a]);
+    assert_eq!(reg.snapshot().len(), 1);
+    assert!(rx.has_changed().unwrap());
+}
+
+#[test]
+fn trial_order_prefers_used_keys() {
+    let reg = KeyRegistry::new(KeyOrderPriority::CertNotBefore);
+    reg.replace_from_secrets(&[key_secret("a", "1", 2048), key_secret("b", "1", 2048)]);
+    let order = reg.trial_order();
+    order[1].uses.fetch_add(3, Ordering::Relaxed);
+    let again = reg.trial_order();
+    assert_eq!(again[0].secret_name, order[1].secret_name);
+}
+
+#[test]
+fn a_new_key_waits_for_the_next_second() {
+    let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+    assert_eq!(wait_for_next_second(None, t), Duration::ZERO);
+    // Same second as the newest key: wait until the next one.
+    assert_eq!(
+        wait_for_next_second(Some(t), t + Duration::from_millis(300)),
+        Duration::from_millis(700)
+    );
+    assert_eq!(wait_for_next_second(Some(t), t), Duration::from_secs(1));
+    // A newest time with sub-second precision counts from its whole second.
+    assert_eq!(
+        wait_for_next_second(
+            Some(t + Duration::from_millis(900)),
+            t + Duration::from_millis(950)
+        ),
+        Duration::from_millis(50)
+    );
+    // Already a later second, or a key from the future: no wait.
+    assert_eq!(
+        wait_for_next_second(Some(t), t + Duration::from_secs(1)),
+        Duration::ZERO
+    );
+    assert_eq!(
+        wait_for_next_second(Some(t + Duration::from_secs(60)), t),
+        Duration::ZERO
+    );
+}
+
+#[test]
+fn cutoff_and_renewal() {
+    assert_eq!(parse_cutoff("").unwrap(), None);
+    let t = parse_cutoff("Mon, 02 Jan 2006 15:04:05 -0700")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(),
+        1_136_239_445
+    );
+    assert!(parse_cutoff("yesterday").is_err());
+    let now = SystemTime::now();
+    assert_eq!(next_renewal(Some(now), Duration::ZERO, now), None);
+    let old = now - Duration::from_secs(100);
+    assert_eq!(
+        next_renewal(Some(old), Duration::from_secs(10), now),
+        Some(now)
+    );
+    assert_eq!(
+        next_renewal(Some(now), Duration::from_secs(10), now),
+        Some(now + Duration::from_secs(10))
+    );
+}

@@ -1,0 +1,187 @@
+use super::*;
+use proptest::prelude::*;
+
+fn set(items: &[(&str, &str)]) -> ItemChanges {
+    ItemChanges {
+        set: items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        remove: BTreeSet::new(),
+    }
+}
+
+fn remove(items: &[&str]) -> ItemChanges {
+    ItemChanges {
+        set: BTreeMap::new(),
+        remove: items.iter().map(|k| k.to_string()).collect(),
+    }
+}
+
+const YAML: &str = "# leading comment\n---\napiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n    name: s   # the name\n    namespace: ns\nspec:\n    # items\n    encryptedData:\n        a: AAAA   # first\n        \"b.c\": 'BBBB'\n        d: >-\n            DDDD\n            DDDD\n        f: FFFF\n    template:\n        metadata: {}\n---\nkind: Other\n";
+
+#[test]
+fn yaml_replace_keeps_everything_else() {
+    let out = splice(YAML, 0, &set(&[("a", "NEW1")])).unwrap();
+    assert_eq!(out, YAML.replace("a: AAAA", "a: NEW1"));
+    let out = splice(YAML, 0, &set(&[("b.c", "NEW2")])).unwrap();
+    assert_eq!(out, YAML.replace("'BBBB'", "'NEW2'"));
+    let out = splice(YAML, 0, &set(&[("d", "NEW3")])).unwrap();
+    assert_eq!(
+        out,
+        YAML.replace("d: >-\n            DDDD\n            DDDD\n", "d: NEW3\n")
+    );
+}
+
+#[test]
+fn yaml_remove_and_add() {
+    let out = splice(YAML, 0, &remove(&["d"])).unwrap();
+    assert_eq!(
+        out,
+        YAML.replace("        d: >-\n            DDDD\n            DDDD\n", "")
+    );
+    let out = splice(YAML, 0, &set(&[("e", "EEEE")])).unwrap();
+    assert_eq!(
+        out,
+        YAML.replace("        f: FFFF\n", "        e: EEEE\n        f: FFFF\n")
+    );
+    let out = splice(YAML, 0, &set(&[("zz", "ZZZZ"), ("true", "TTTT")])).unwrap();
+    assert!(
+        out.contains("        f: FFFF\n        \"true\": TTTT\n        zz: ZZZZ\n    template:"),
+        "{out}"
+    );
+}
+
+#[test]
+fn yaml_empty_data_and_second_document() {
+    let y = "kind: SealedSecret\nspec:\n  encryptedData:\n  template: {}\n---\nkind: SealedSecret\nspec:\n  encryptedData:\n    x: XXXX\n";
+    let out = splice(y, 0, &set(&[("a", "AAAA")])).unwrap();
+    assert!(
+        out.starts_with(
+            "kind: SealedSecret\nspec:\n  encryptedData:\n    a: AAAA\n  template: {}\n---\n"
+        ),
+        "{out}"
+    );
+    let out = splice(y, 1, &remove(&["x"])).unwrap();
+    assert_eq!(out, y.replace("    x: XXXX\n", ""));
+    assert_eq!(
+        splice(y, 2, &remove(&["x"])).unwrap_err(),
+        SpliceError::NoSuchDocument(3)
+    );
+}
+
+#[test]
+fn yaml_flow_mapping_is_refused() {
+    let y = "kind: SealedSecret\nspec:\n  encryptedData: {a: AAAA}\n";
+    assert!(matches!(
+        splice(y, 0, &set(&[("a", "BBBB")])).unwrap_err(),
+        SpliceError::Layout { .. }
+    ));
+}
+
+const JSON: &str = "{\n  \"kind\": \"SealedSecret\",\n  \"spec\": {\n    \"encryptedData\": {\n      \"a\": \"AAAA\",\n      \"c\": \"CCCC\"\n    },\n    \"template\": {}\n  }\n}\n{\"kind\":\"SealedSecret\",\"spec\":{\"encryptedData\":{\"x\":\"XXXX\"}}}\n";
+
+#[test]
+fn json_replace_remove_add() {
+    let out = splice(JSON, 0, &set(&[("c", "NEW1")])).unwrap();
+    assert_eq!(out, JSON.replace("CCCC", "NEW1"));
+    let out = splice(JSON, 0, &set(&[("b", "BBBB")])).unwrap();
+    assert_eq!(
+        out,
+        JSON.replace(
+            "\"AAAA\",\n      \"c\"",
+            "\"AAAA\",\n      \"b\": \"BBBB\",\n      \"c\""
+        )
+    );
+    let out = splice(JSON, 0, &set(&[("d", "DDDD")])).unwrap();
+    assert_eq!(
+        out,
+        JSON.replace("\"CCCC\"\n", "\"CCCC\",\n      \"d\": \"DDDD\"\n")
+    );
+    let out = splice(JSON, 0, &remove(&["a"])).unwrap();
+    assert_eq!(out, JSON.replace("\"a\": \"AAAA\",\n      ", ""));
+    let out = splice(JSON, 0, &remove(&["c"])).unwrap();
+    assert_eq!(out, JSON.replace(",\n      \"c\": \"CCCC\"", ""));
+    let out = splice(JSON, 1, &remove(&["x"])).unwrap();
+    assert!(out.ends_with("{\"encryptedData\":{}}}\n"), "{out}");
+    let out = splice(&out, 1, &set(&[("y", "YYYY")])).unwrap();
+    assert!(
+        out.ends_with("{\"encryptedData\":{\"y\": \"YYYY\"}}}\n"),
+        "{out}"
+    );
+}
+
+fn items() -> impl Strategy<Value = BTreeMap<String, String>> {
+    proptest::collection::btree_map("[a-z][a-z0-9._-]{0,8}", "[A-Za-z0-9+/]{4,40}={0,2}", 0..6)
+}
+
+fn render(items: &BTreeMap<String, String>, json: bool, comments: bool) -> String {
+    let v = serde_json::json!({
+        "apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+        "metadata": {"name": "s", "namespace": "ns"},
+        "spec": {"encryptedData": items, "template": {"metadata": {"name": "s"}}}
+    });
+    let mut text = if json {
+        codec::to_json(&v).unwrap()
+    } else {
+        codec::render(&v, codec::Format::Yaml).unwrap()
+    };
+    if comments && !json {
+        text = text.replace(
+            "encryptedData:\n",
+            "encryptedData: # the items\n    # inside\n",
+        );
+    }
+    // Two documents: the first must never change.
+    format!("{text}{text}")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Setting items and removing others changes only those items; setting the old values
+    /// back restores the file byte for byte.
+    #[test]
+    fn only_named_items_change(
+        orig in items(), new in items(), drop in proptest::collection::vec(any::<prop::sample::Index>(), 0..3),
+        json in any::<bool>(), comments in any::<bool>(),
+    ) {
+        let text = render(&orig, json, comments);
+        let names: Vec<&String> = orig.keys().collect();
+        let mut changes = ItemChanges { set: new.clone(), remove: BTreeSet::new() };
+        if !names.is_empty() {
+            for d in &drop {
+                let k = names[d.index(names.len())];
+                if !new.contains_key(k) {
+                    changes.remove.insert(k.clone());
+                }
+            }
+        }
+        let out = splice(&text, 1, &changes).unwrap();
+        let docs = documents(&out).unwrap();
+        prop_assert_eq!(&out[docs[0].clone()], &text[documents(&text).unwrap()[0].clone()]);
+        let parsed = codec::parse_documents(out.as_bytes()).unwrap();
+        let mut want = orig.clone();
+        for k in &changes.remove { want.remove(k); }
+        want.extend(new.clone());
+        let got: BTreeMap<String, String> = serde_json::from_value(
+            parsed[1]["spec"]["encryptedData"].clone()).unwrap_or_default();
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(&parsed[0], &codec::parse_documents(text.as_bytes()).unwrap()[0]);
+        // Untouched items keep their exact text.
+        for (k, v) in &orig {
+            if !changes.set.contains_key(k) && !changes.remove.contains(k) {
+                prop_assert!(out.contains(v.as_str()));
+            }
+        }
+        // Replacing values with the old ones restores the file.
+        let back = ItemChanges {
+            set: new.keys().filter_map(|k| orig.get(k).map(|v| (k.clone(), v.clone()))).collect(),
+            remove: BTreeSet::new(),
+        };
+        let restored = splice(&out, 1, &back).unwrap();
+        if changes.remove.is_empty() && new.keys().all(|k| orig.contains_key(k)) {
+            prop_assert_eq!(restored, text);
+        }
+    }
+}
