@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -568,9 +568,9 @@ impl HttpResponse {
     }
 }
 
-/// Like [`http`], with a chosen `Content-Type` and the response headers. A server that answers
-/// before reading the whole body (413) and closes is fine: write errors are ignored as long as
-/// a response can be read.
+/// Like [`http`], with a chosen `Content-Type` and the response headers (hyper's HTTP/1.1
+/// client, one connection per request). A server that answers before reading the whole body
+/// (413) is fine: the response counts even if sending the rest of the body then fails.
 pub async fn http_request(
     addr: SocketAddr,
     method: &str,
@@ -578,67 +578,57 @@ pub async fn http_request(
     content_type: &str,
     body: &[u8],
 ) -> std::io::Result<HttpResponse> {
-    let method = method.to_string();
-    let path = path.to_string();
-    let content_type = content_type.to_string();
-    let body = body.to_vec();
-    tokio::task::spawn_blocking(move || {
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-        s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        )?;
-        let write_err = s.write_all(&body).err();
-        let mut resp = Vec::new();
-        let read_err = s.read_to_end(&mut resp).err();
-        let Some(head_end) = resp.windows(4).position(|w| w == b"\r\n\r\n") else {
-            return Err(read_err
-                .or(write_err)
-                .unwrap_or_else(|| std::io::Error::other("no header end")));
-        };
-        let head = String::from_utf8_lossy(&resp[..head_end]).to_string();
-        let mut lines = head.split("\r\n");
-        let code: u16 = lines
-            .next()
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| std::io::Error::other("bad status line"))?;
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        let mut payload = resp[head_end + 4..].to_vec();
-        if headers
+    use http_body_util::BodyExt as _;
+    let stream = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
+        .await
+        .map_err(std::io::Error::other)??;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(std::io::Error::other)?;
+    // The connection's own task: when the server closes early, its write error is not ours.
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http::header::HOST, addr.to_string())
+        .header(http::header::CONTENT_TYPE, content_type)
+        .body(http_body_util::Full::new(bytes::Bytes::copy_from_slice(
+            body,
+        )))
+        .map_err(std::io::Error::other)?;
+    let exchange = async {
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(std::io::Error::other)?;
+        let (parts, body) = response.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map_err(std::io::Error::other)?
+            .to_bytes();
+        Ok::<_, std::io::Error>((parts, body))
+    };
+    let (parts, body) = tokio::time::timeout(Duration::from_secs(30), exchange)
+        .await
+        .map_err(std::io::Error::other)??;
+    Ok(HttpResponse {
+        code: parts.status.as_u16(),
+        headers: parts
+            .headers
             .iter()
-            .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"))
-        {
-            payload = dechunk(&payload);
-        }
-        Ok(HttpResponse {
-            code,
-            headers,
-            body: payload,
-        })
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: body.to_vec(),
     })
-    .await
-    .map_err(std::io::Error::other)?
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..line_end]).trim(), 16)
-            .unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        let start = line_end + 2;
-        out.extend_from_slice(&data[start..(start + size).min(data.len())]);
-        data = &data[(start + size + 2).min(data.len())..];
-    }
-    out
 }
 
 /// Seals a Secret given as JSON (name, namespace, data or stringData) with `cert`.
