@@ -16,6 +16,8 @@
 #     SEALED_IMAGE_TESTS=skip skips them (and says so).
 #   - the README's main job (scripts/demo.sh) as the final smoke test.
 set -euo pipefail
+# Nothing here reads input (cargo's probe of rustc does read its stdin).
+exec </dev/null
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 log() { echo "test: $*" >&2; }
@@ -25,6 +27,15 @@ log() { echo "test: $*" >&2; }
 if [ -n "${CI:-}" ]; then
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${HOME:-/root}/.cache/sealed-secrets-rs/target}"
   export FUZZ_TARGET_DIR="${FUZZ_TARGET_DIR:-${HOME:-/root}/.cache/sealed-secrets-rs/fuzz-target}"
+  # cargo caches what it learnt from probing rustc, a failed probe included, and replays it
+  # on every later run with the same toolchain; once, a probe that read garbage on its stdin
+  # was cached that way. The cache is rebuilt in about a second.
+  for d in "$CARGO_TARGET_DIR" "$FUZZ_TARGET_DIR"; do
+    if grep -qs '"success":false' "$d/.rustc_info.json"; then
+      log "removing a failed rustc probe cached in $d/.rustc_info.json"
+      rm -f "$d/.rustc_info.json"
+    fi
+  done
 fi
 
 # Every binary of the run prints this tree's revision (`0.1.0+<commit>`), the images' too: one
