@@ -30,6 +30,27 @@ if [ -n "${CI:-}" ]; then
   # cargo caches what it learnt from probing rustc, a failed probe included, and replays it
   # on every later run with the same toolchain; once, a probe that read garbage on its stdin
   # was cached that way. The cache is rebuilt in about a second.
+  # Each clean clone links new test executables beside the old ones (about 0.25 GB each); keep
+  # only the newest of each name, so the shared target dir does not fill the disk.
+  if [ -d "$CARGO_TARGET_DIR/debug/deps" ]; then
+    python3 - "$CARGO_TARGET_DIR/debug/deps" <<'PY' >&2
+import collections, os, sys
+deps = sys.argv[1]
+newest = collections.defaultdict(list)
+for name in os.listdir(deps):
+    path = os.path.join(deps, name)
+    if "." in name or not os.path.isfile(path) or not os.access(path, os.X_OK):
+        continue
+    newest[name.rsplit("-", 1)[0]].append((os.stat(path).st_mtime, path))
+freed = 0
+for files in newest.values():
+    for _, path in sorted(files)[:-1]:
+        freed += os.stat(path).st_size
+        os.remove(path)
+if freed:
+    print(f"test: removed stale test executables from {deps}: {freed / 1e9:.1f} GB")
+PY
+  fi
   for d in "$CARGO_TARGET_DIR" "$FUZZ_TARGET_DIR"; do
     if grep -qs '"success":false' "$d/.rustc_info.json"; then
       log "removing a failed rustc probe cached in $d/.rustc_info.json"
