@@ -27,9 +27,6 @@ log() { echo "test: $*" >&2; }
 if [ -n "${CI:-}" ]; then
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${HOME:-/root}/.cache/sealed-secrets-rs/target}"
   export FUZZ_TARGET_DIR="${FUZZ_TARGET_DIR:-${HOME:-/root}/.cache/sealed-secrets-rs/fuzz-target}"
-  # cargo caches what it learnt from probing rustc, a failed probe included, and replays it
-  # on every later run with the same toolchain; once, a probe that read garbage on its stdin
-  # was cached that way. The cache is rebuilt in about a second.
   # Each clean clone links new test executables beside the old ones (about 0.25 GB each); keep
   # only the newest of each name, so the shared target dir does not fill the disk.
   if [ -d "$CARGO_TARGET_DIR/debug/deps" ]; then
@@ -51,6 +48,9 @@ if freed:
     print(f"test: removed stale test executables from {deps}: {freed / 1e9:.1f} GB")
 PY
   fi
+  # cargo caches what it learnt from probing rustc, a failed probe included, and replays it
+  # on every later run with the same toolchain; once, a probe that read garbage on its stdin
+  # was cached that way. The cache is rebuilt in about a second.
   for d in "$CARGO_TARGET_DIR" "$FUZZ_TARGET_DIR"; do
     if grep -qs '"success":false' "$d/.rustc_info.json"; then
       log "removing a failed rustc probe cached in $d/.rustc_info.json"
@@ -105,6 +105,8 @@ bash scripts/fuzz.sh 30
 
 log "cargo test (unit, property, CLI, e2e against the local control plane)"
 cargo test --workspace --locked
+# `1` was the opt-in before the images ran by default: it keeps meaning the full build.
+[ "${SEALED_IMAGE_TESTS:-}" = 1 ] && SEALED_IMAGE_TESTS=full
 case "${SEALED_IMAGE_TESTS:-host}" in
   skip)
     log "container images: SKIPPED (SEALED_IMAGE_TESTS=skip)" ;;
