@@ -80,6 +80,22 @@ fn default_buckets() -> impl Iterator<Item = f64> {
     .into_iter()
 }
 
+/// Registers `metric` under `name` and hands back the handle the controller updates.
+fn add<M: prometheus_client::registry::Metric + Clone>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    metric: M,
+) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
+/// A histogram family whose histograms have the given buckets.
+fn histograms<L: Clone + std::hash::Hash + Eq>(new: fn() -> Histogram) -> Family<L, Histogram> {
+    Family::new_with_constructor(new)
+}
+
 /// Every metric the controller exports.
 pub struct Metrics {
     pub registry: Registry,
@@ -111,122 +127,122 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("sealed_secrets_controller");
+        let mut r = Registry::with_prefix("sealed_secrets_controller");
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
                 revision: sealed_secrets_core::build_version(),
             })
             .set(1);
-        registry.register(
+        r.register(
             "build_info",
             "Build information (revision label); always 1",
             build_info,
         );
-        let unseal_requests = Counter::default();
-        registry.register(
+        let unseal_requests = add(
+            &mut r,
             "unseal_requests",
             "Total number of sealed secret unseal requests",
-            unseal_requests.clone(),
+            Counter::default(),
         );
-        let unseal_errors = Family::<ErrorLabels, Counter>::default();
-        registry.register(
+        let unseal_errors = add(
+            &mut r,
             "unseal_errors",
             "Total number of sealed secret unseal errors by reason",
-            unseal_errors.clone(),
+            Family::default(),
         );
-        let condition_info = Family::<ConditionLabels, Gauge>::default();
-        registry.register(
+        let condition_info = add(
+            &mut r,
             "condition_info",
             "Current SealedSecret condition status. Values are -1 (false), 0 (unknown or absent), 1 (true)",
-            condition_info.clone(),
+            Family::default(),
         );
-        let http_requests = Family::<HttpLabels, Counter>::default();
-        registry.register(
+        let http_requests = add(
+            &mut r,
             "http_requests",
             "Total number of HTTP requests by path, code and method",
-            http_requests.clone(),
+            Family::default(),
         );
-        let http_duration = Family::<HttpDurationLabels, Histogram>::new_with_constructor(
-            (|| Histogram::new(default_buckets())) as fn() -> Histogram,
-        );
-        registry.register(
+        let http_duration = add(
+            &mut r,
             "http_request_duration_seconds",
             "HTTP request latencies in seconds",
-            http_duration.clone(),
+            histograms(|| Histogram::new(default_buckets())),
         );
-        let reconcile_duration = Family::<ResultLabels, Histogram>::new_with_constructor(
-            (|| Histogram::new(exponential_buckets(0.0005, 2.0, 16))) as fn() -> Histogram,
-        );
-        registry.register(
+        let reconcile_duration = add(
+            &mut r,
             "reconcile_duration_seconds",
             "Duration of SealedSecret reconciles by result (success, error, skipped)",
-            reconcile_duration.clone(),
+            histograms(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16))),
         );
-        let pending = Gauge::default();
-        registry.register(
+        let pending = add(
+            &mut r,
             "pending_sealedsecrets",
             "SealedSecrets whose current generation has not been reconciled successfully yet (work queue depth)",
-            pending.clone(),
+            Gauge::default(),
         );
-        let in_flight = Gauge::default();
-        registry.register(
+        let in_flight = add(
+            &mut r,
             "reconciles_in_flight",
             "Reconciles running right now",
-            in_flight.clone(),
+            Gauge::default(),
         );
-        let unseals_running = Gauge::default();
-        registry.register(
+        let unseals_running = add(
+            &mut r,
             "unseals_running",
             "Unseals running right now (bounded by the CPU limit)",
-            unseals_running.clone(),
+            Gauge::default(),
         );
-        let key_items = Family::<KeyLabels, Gauge>::default();
-        registry.register(
+        let key_items = add(
+            &mut r,
             "key_unsealed_items",
             "Items decrypted by each sealing key since the controller started",
-            key_items.clone(),
+            Family::default(),
         );
-        let key_sealedsecrets = Family::<KeyLabels, Gauge>::default();
-        registry.register(
+        let key_sealedsecrets = add(
+            &mut r,
             "key_sealedsecrets",
             "SealedSecrets with at least one item that needs each key (every item counted; see README: retiring a key)",
-            key_sealedsecrets.clone(),
+            Family::default(),
         );
-        let key_sealedsecret_items = Family::<KeyLabels, Gauge>::default();
-        registry.register(
+        let key_sealedsecret_items = add(
+            &mut r,
             "key_sealedsecret_items",
             "Items of SealedSecrets that need each key",
-            key_sealedsecret_items.clone(),
+            Family::default(),
         );
-        let keys_loaded = Gauge::default();
-        registry.register("keys_loaded", "Sealing keys loaded", keys_loaded.clone());
-        let key_errors = Counter::default();
-        registry.register(
+        let keys_loaded = add(
+            &mut r,
+            "keys_loaded",
+            "Sealing keys loaded",
+            Gauge::default(),
+        );
+        let key_errors = add(
+            &mut r,
             "key_load_errors",
             "Key Secrets that could not be loaded",
-            key_errors.clone(),
+            Counter::default(),
         );
-        let leader = Gauge::default();
-        registry.register(
+        let leader = add(
+            &mut r,
             "leader",
             "1 if this replica is the leader (reconciles and manages keys), else 0",
-            leader.clone(),
+            Gauge::default(),
         );
-        let decryptions = Counter::default();
-        registry.register(
+        let decryptions = add(
+            &mut r,
             "unseal_decryptions",
             "SealedSecrets decrypted (at least one RSA operation each)",
-            decryptions.clone(),
+            Counter::default(),
         );
-        let verified_without_decrypting = Counter::default();
-        registry.register(
+        let verified_without_decrypting = add(
+            &mut r,
             "unseal_verified_without_decryption",
             "SealedSecrets whose Secret was found in sync by its MAC, without decrypting",
-            verified_without_decrypting.clone(),
+            Counter::default(),
         );
         Self {
-            registry,
+            registry: r,
             unseal_requests,
             unseal_errors,
             condition_info,

@@ -100,24 +100,14 @@ pub(crate) async fn run_controller(
     let (verify_tx, verify_rx) = tokio::sync::mpsc::unbounded_channel::<ObjectRef<SealedSecret>>();
     let (retry_tx, retry_rx) = tokio::sync::mpsc::unbounded_channel::<ObjectRef<SealedSecret>>();
     let ready_ctx = ctx.clone();
-    let scope = namespace.clone();
-    let ss_watch = format!(
-        "leader: SealedSecrets in {}",
-        scope.as_deref().unwrap_or("*")
-    );
-    let health_shared = shared.clone();
     let triggers = reflector::reflector(writer, ss_stream)
         .default_backoff()
-        .inspect(move |ev| match ev {
-            Ok(_) => health_shared.health.ok(&health_shared.ready, &ss_watch),
-            Err(e) => health_shared.health.failed(
-                &health_shared.ready,
-                &ss_watch,
-                "sealedsecrets.bitnami.com",
-                scope.as_deref(),
-                e,
-            ),
-        })
+        .inspect(watch_health(
+            &shared,
+            "SealedSecrets",
+            "sealedsecrets.bitnami.com",
+            &namespace,
+        ))
         .inspect_ok(move |ev| match ev {
             watcher::Event::Delete(ss) => {
                 forget_ctx.forget(ss);
@@ -236,21 +226,9 @@ pub(crate) async fn run_controller(
         // (each is reconciled or re-verified from the SealedSecret side anyway); only a
         // relist can reveal a change to one we know.
         let init_ctx = ctx.clone();
-        let scope = namespace.clone();
-        let secret_watch = format!("leader: Secrets in {}", scope.as_deref().unwrap_or("*"));
-        let health_shared = shared.clone();
         let secrets = watcher(secret_api, watcher::Config::default().page_size(100))
             .default_backoff()
-            .inspect(move |ev| match ev {
-                Ok(_) => health_shared.health.ok(&health_shared.ready, &secret_watch),
-                Err(e) => health_shared.health.failed(
-                    &health_shared.ready,
-                    &secret_watch,
-                    "secrets",
-                    scope.as_deref(),
-                    e,
-                ),
-            })
+            .inspect(watch_health(&shared, "Secrets", "secrets", &namespace))
             .filter(move |ev| {
                 let pass = match ev {
                     Ok(watcher::Event::InitApply(meta)) => match meta.namespace() {
@@ -277,6 +255,25 @@ pub(crate) async fn run_controller(
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
+}
+
+/// Reports each event of the leader's watch of `kind` in `scope` to the readiness check
+/// (see [`crate::health`]): an error names the `resource` whose permission may be missing.
+fn watch_health<T>(
+    shared: &Arc<Shared>,
+    kind: &str,
+    resource: &'static str,
+    scope: &Option<String>,
+) -> impl FnMut(&Result<T, watcher::Error>) + use<T> {
+    let shared = shared.clone();
+    let scope = scope.clone();
+    let watch = format!("leader: {kind} in {}", scope.as_deref().unwrap_or("*"));
+    move |ev| match ev {
+        Ok(_) => shared.health.ok(&shared.ready, &watch),
+        Err(e) => shared
+            .health
+            .failed(&shared.ready, &watch, resource, scope.as_deref(), e),
+    }
 }
 
 /// Reconciles new and changed SealedSecrets while the initial list is still being read.

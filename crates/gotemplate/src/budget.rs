@@ -212,18 +212,25 @@ impl Meter {
         self.exceeded.get()
     }
 
-    /// Charges `n` evaluation steps; the wall clock is checked every
-    /// [`TIME_CHECK_STEPS`] steps.
-    pub(crate) fn step(&self, n: u64) -> Result<(), Exceeded> {
+    /// Takes `n` from `left`, or empties it and records `limit` as exceeded. Once any limit
+    /// is exceeded every charge fails.
+    fn charge(&self, left: &Cell<u64>, n: u64, limit: Limit) -> Result<(), Exceeded> {
         if self.exceeded.get().is_some() {
             return Err(Exceeded);
         }
-        let left = self.steps_left.get();
-        if n > left {
-            self.steps_left.set(0);
-            return Err(self.fail(Limit::Steps));
+        let have = left.get();
+        if n > have {
+            left.set(0);
+            return Err(self.fail(limit));
         }
-        self.steps_left.set(left - n);
+        left.set(have - n);
+        Ok(())
+    }
+
+    /// Charges `n` evaluation steps; the wall clock is checked every
+    /// [`TIME_CHECK_STEPS`] steps.
+    pub(crate) fn step(&self, n: u64) -> Result<(), Exceeded> {
+        self.charge(&self.steps_left, n, Limit::Steps)?;
         let since = self.since_check.get().saturating_add(n);
         if since >= TIME_CHECK_STEPS {
             self.since_check.set(0);
@@ -243,16 +250,7 @@ impl Meter {
 
     /// Charges `n` bytes of allocation, before allocating them.
     pub(crate) fn alloc(&self, n: u64) -> Result<(), Exceeded> {
-        if self.exceeded.get().is_some() {
-            return Err(Exceeded);
-        }
-        let left = self.alloc_left.get();
-        if n > left {
-            self.alloc_left.set(0);
-            return Err(self.fail(Limit::Alloc));
-        }
-        self.alloc_left.set(left - n);
-        Ok(())
+        self.charge(&self.alloc_left, n, Limit::Alloc)
     }
 
     /// [`Meter::alloc`] for a `usize` amount.

@@ -1927,59 +1927,7 @@ fn go_readme_style_examples() {
 // ---------------------------------------------------------------------------
 // stack safety and fuzzing
 
-/// Runs `f` on a thread with a 2 MiB stack (the default for spawned threads
-/// and tokio workers), so that deep-but-allowed templates are known not to
-/// overflow it even in debug builds.
-fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    std::thread::Builder::new()
-        .stack_size(2 << 20)
-        .spawn(f)
-        .unwrap()
-        .join()
-        .unwrap()
-}
-
-#[test]
-fn deepest_allowed_templates_fit_on_a_small_stack() {
-    // Recursion through {{template}} with nested blocks at every level and a
-    // deeply parenthesised pipeline at the bottom.
-    let wrap = |inner: &str, n: usize| {
-        format!("{}{inner}{}", "{{if true}}".repeat(n), "{{end}}".repeat(n))
-    };
-    let parens = format!("{}1{}", "(".repeat(20), ")".repeat(20));
-    // 20 template levels x 6 nested blocks + 21 pipelines = 141 (limit 150).
-    let body = wrap(
-        &format!(
-            "{{{{if gt . 0}}}}{{{{template \"r\" (sub . 1)}}}}{{{{else}}}}{{{{ {parens} }}}}{{{{end}}}}"
-        ),
-        4,
-    );
-    let tpl = format!("{{{{define \"r\"}}}}{body}{{{{end}}}}{{{{template \"r\" 19}}}}");
-    let out = on_small_stack(move || render("t", &tpl, &data()).map_err(|e| e.to_string()));
-    assert_eq!(out.unwrap(), "1");
-
-    // Deeper still: the execution nesting limit stops it cleanly.
-    let body = wrap(
-        &format!(
-            "{{{{if gt . 0}}}}{{{{template \"r\" (sub . 1)}}}}{{{{else}}}}{{{{ {parens} }}}}{{{{end}}}}"
-        ),
-        8,
-    );
-    let tpl = format!("{{{{define \"r\"}}}}{body}{{{{end}}}}{{{{template \"r\" 19}}}}");
-    let out = on_small_stack(move || render("t", &tpl, &data()).map_err(|e| e.to_string()));
-    assert!(out.unwrap_err().contains("maximum nesting depth"));
-
-    // Maximum parse nesting.
-    let tpl = format!(
-        "{}{{{{ {}1{} }}}}{}",
-        "{{if true}}".repeat(20),
-        "(".repeat(29),
-        ")".repeat(29),
-        "{{end}}".repeat(20)
-    );
-    let out = on_small_stack(move || render("t", &tpl, &data()).map_err(|e| e.to_string()));
-    assert_eq!(out.unwrap(), "1");
-}
+// The deepest allowed templates on a small stack: `budget_tests::worst_cases_fit_in_a_1mib_stack`.
 
 const TOKENS: &[&str] = &[
     "{{",

@@ -246,18 +246,13 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// Go's `reflect.Kind.String()` for a value.
+/// Go's `reflect.Kind.String()` for a value (a scalar's kind is spelt like its type).
 pub(crate) fn kind_name(v: &Value) -> &'static str {
     match v {
         Value::Invalid | Value::Nil => "invalid",
-        Value::Bool(_) => "bool",
-        Value::Int(_) => "int",
-        Value::Int64(_) => "int64",
-        Value::Uint8(_) => "uint8",
-        Value::Float(_) => "float64",
-        Value::Str(_) => "string",
         Value::List(_) => "slice",
         Value::Map(_) | Value::StrMap(_) => "map",
+        scalar => type_name(scalar),
     }
 }
 

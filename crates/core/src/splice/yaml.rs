@@ -190,6 +190,15 @@ struct YamlData<'a> {
     empty_flow: Option<Range<usize>>,
 }
 
+impl Entry {
+    /// What follows the key's colon on its first line.
+    fn after_colon<'a>(&self, ls: &[(usize, &'a str)]) -> &'a str {
+        ls.get(self.first)
+            .and_then(|(_, l)| l.get(self.colon_end..))
+            .unwrap_or_default()
+    }
+}
+
 fn yaml_data(doc: &str) -> Result<YamlData<'_>, &'static str> {
     let ls = lines(doc);
     let top = entries(&ls, 0, ls.len(), 0)?;
@@ -197,10 +206,7 @@ fn yaml_data(doc: &str) -> Result<YamlData<'_>, &'static str> {
         .iter()
         .find(|e| e.key == "spec")
         .ok_or("no spec mapping")?;
-    let after_colon = ls
-        .get(spec.first)
-        .and_then(|(_, l)| l.get(spec.colon_end..))
-        .unwrap_or_default();
+    let after_colon = spec.after_colon(&ls);
     if !is_blank_or_comment(after_colon) {
         return Err("spec is not a block mapping");
     }
@@ -211,10 +217,7 @@ fn yaml_data(doc: &str) -> Result<YamlData<'_>, &'static str> {
         .iter()
         .find(|e| e.key == "encryptedData")
         .ok_or("no spec.encryptedData mapping")?;
-    let after_colon = ls
-        .get(data.first)
-        .and_then(|(_, l)| l.get(data.colon_end..))
-        .unwrap_or_default();
+    let after_colon = data.after_colon(&ls);
     let mut empty_flow = None;
     if !is_blank_or_comment(after_colon) {
         let t = after_colon.trim_start_matches([' ', '\t']);

@@ -172,20 +172,27 @@ impl<'a> Lexer<'a> {
     }
 
     pub(super) fn lex_char(&mut self) -> Option<State> {
+        self.lex_escaped(
+            '\'',
+            "unterminated character constant",
+            ItemType::CharConstant,
+        )
+    }
+
+    /// A quoted token with backslash escapes that ends at `close` on the same line.
+    fn lex_escaped(&mut self, close: char, unterminated: &str, item: ItemType) -> Option<State> {
         loop {
             match self.next() {
                 Some('\\') => match self.next() {
                     Some(r) if r != '\n' => {}
-                    _ => return self.errorf("unterminated character constant".to_string()),
+                    _ => return self.errorf(unterminated.to_string()),
                 },
-                None | Some('\n') => {
-                    return self.errorf("unterminated character constant".to_string());
-                }
-                Some('\'') => break,
+                None | Some('\n') => return self.errorf(unterminated.to_string()),
+                Some(c) if c == close => break,
                 Some(_) => {}
             }
         }
-        self.emit(ItemType::CharConstant)
+        self.emit(item)
     }
 
     pub(super) fn lex_number(&mut self) -> Option<State> {
@@ -239,20 +246,7 @@ impl<'a> Lexer<'a> {
     }
 
     pub(super) fn lex_quote(&mut self) -> Option<State> {
-        loop {
-            match self.next() {
-                Some('\\') => match self.next() {
-                    Some(r) if r != '\n' => {}
-                    _ => return self.errorf("unterminated quoted string".to_string()),
-                },
-                None | Some('\n') => {
-                    return self.errorf("unterminated quoted string".to_string());
-                }
-                Some('"') => break,
-                Some(_) => {}
-            }
-        }
-        self.emit(ItemType::String)
+        self.lex_escaped('"', "unterminated quoted string", ItemType::String)
     }
 
     pub(super) fn lex_raw_quote(&mut self) -> Option<State> {

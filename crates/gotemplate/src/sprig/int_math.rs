@@ -12,31 +12,15 @@ use super::conversion::to_int64;
 /// Sprig's `untilStep`, with a size guard.
 fn until_step_vec(start: i64, stop: i64, step: i64) -> Result<Vec<i64>, String> {
     let mut v = Vec::new();
-    let too_long = || format!("list exceeds the maximum length of {MAX_LIST_LEN}");
-    if stop < start {
-        if step >= 0 {
-            return Ok(v);
-        }
-        let mut i = start;
-        while i > stop {
-            if v.len() >= MAX_LIST_LEN {
-                return Err(too_long());
-            }
-            v.push(i);
-            i = match i.checked_add(step) {
-                Some(n) => n,
-                None => break,
-            };
-        }
-        return Ok(v);
-    }
-    if step <= 0 {
+    // Counts towards `stop`; a step of the wrong sign (or zero) gives an empty list.
+    let up = stop >= start;
+    if (up && step <= 0) || (!up && step >= 0) {
         return Ok(v);
     }
     let mut i = start;
-    while i < stop {
+    while (up && i < stop) || (!up && i > stop) {
         if v.len() >= MAX_LIST_LEN {
-            return Err(too_long());
+            return Err(format!("list exceeds the maximum length of {MAX_LIST_LEN}"));
         }
         v.push(i);
         i = match i.checked_add(step) {
