@@ -84,16 +84,9 @@ pub(crate) async fn run_controller(
     let forget_ctx = ctx.clone();
     let old_gc = shared.flags.old_gc_behavior;
     let gc_client = client.clone();
-    // managedFields and kubectl's last-applied copy are never read; dropping them before
-    // caching saves a large share of the store's memory.
-    let ss_stream = watcher(ss_api, wc).modify(|ss: &mut SealedSecret| {
-        ss.metadata.managed_fields = None;
-        if let Some(a) = ss.metadata.annotations.as_mut() {
-            for k in sealed_secrets_core::annotations::LAST_APPLIED {
-                a.remove(*k);
-            }
-        }
-    });
+    // The cache keeps only what a reconcile reads (no managedFields, no kubectl last-applied
+    // copy, no foreign labels or annotations): the store clones every object it holds.
+    let ss_stream = watcher(ss_api, wc).modify(sealed_secrets_core::reconcile::trim_for_cache);
     // Objects of the initial list whose status says they are synced at their generation are
     // re-verified apart (one GET and a MAC each, no RSA, a few at a time), so that new and
     // changed objects (and any that fail re-verification) reach the workers first.

@@ -6,7 +6,36 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::annotations::{MANAGED, PATCH};
-use crate::types::{CONDITION_READY, CONDITION_SYNCED, SealedSecretCondition, SealedSecretStatus};
+use crate::types::{
+    CONDITION_READY, CONDITION_SYNCED, SealedSecret, SealedSecretCondition, SealedSecretStatus,
+};
+
+/// The label whose value the controller reports with each SealedSecret's condition metric
+/// (upstream's `ss_app_kubernetes_io_instance` label).
+pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+
+/// The prefix of this project's annotations: on a SealedSecret they carry its scope and its
+/// key hint.
+const OWN_ANNOTATIONS: &str = "sealedsecrets.bitnami.com/";
+
+/// Drops from a SealedSecret what no reconcile reads, before the controller caches it:
+/// `managedFields`, every label but [`INSTANCE_LABEL`], and every annotation but this
+/// project's own (kubectl's last-applied copy of the whole object goes with the rest).
+/// Identity, spec and status stay whole, so every decision (the spec digest, the scope, the
+/// key order, the status comparison) is the same on the trimmed object.
+pub fn trim_for_cache(ss: &mut SealedSecret) {
+    let meta = &mut ss.metadata;
+    meta.managed_fields = None;
+    // An emptied map is dropped, not kept as an allocated empty node.
+    if let Some(mut labels) = meta.labels.take() {
+        labels.retain(|k, _| k == INSTANCE_LABEL);
+        meta.labels = (!labels.is_empty()).then_some(labels);
+    }
+    if let Some(mut annotations) = meta.annotations.take() {
+        annotations.retain(|k, _| k.starts_with(OWN_ANNOTATIONS));
+        meta.annotations = (!annotations.is_empty()).then_some(annotations);
+    }
+}
 
 /// What to do with the Secret.
 #[derive(Debug, Clone, PartialEq)]

@@ -272,7 +272,7 @@ pub fn seal(
         metadata,
         spec: SealedSecretSpec {
             template: SecretTemplateSpec {
-                metadata: Some(input.metadata),
+                metadata: Some(Box::new(input.metadata)),
                 type_: input.type_,
                 immutable: input.immutable,
                 data: None,

@@ -330,7 +330,7 @@ pub fn unseal(
             return Err(UnsealError::Items(ItemErrors(errors)));
         }
         Secret {
-            metadata: meta,
+            metadata: *meta,
             type_: template.type_.clone(),
             immutable: template.immutable,
             data: Some(data),

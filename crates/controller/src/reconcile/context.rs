@@ -244,7 +244,7 @@ impl Context {
 
 pub(super) fn instance_label(ss: &SealedSecret) -> String {
     ss.labels()
-        .get("app.kubernetes.io/instance")
+        .get(sealed_secrets_core::reconcile::INSTANCE_LABEL)
         .cloned()
         .unwrap_or_default()
 }

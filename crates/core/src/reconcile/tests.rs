@@ -300,3 +300,94 @@ fn status_records_keys_only_when_they_change() {
     assert_eq!(failed.keys, None);
     assert_eq!(failed.conditions.unwrap()[0].status, "False");
 }
+
+#[test]
+fn trimming_for_the_cache_keeps_everything_a_reconcile_reads() {
+    use crate::annotations::{CLUSTER_WIDE, KEY_HINT, LAST_APPLIED, NAMESPACE_WIDE};
+    use crate::scope::Scope;
+    let full: SealedSecret = serde_json::from_value(serde_json::json!({
+        "apiVersion": "bitnami.com/v1alpha1",
+        "kind": "SealedSecret",
+        "metadata": {
+            "name": "s", "namespace": "ns", "uid": "u1", "resourceVersion": "7", "generation": 3,
+            "labels": {INSTANCE_LABEL: "app-1", "team": "a", "app.kubernetes.io/name": "x"},
+            "annotations": {
+                NAMESPACE_WIDE: "true",
+                KEY_HINT: "abc",
+                LAST_APPLIED[0]: "{\"a whole\": \"copy\"}",
+                "argocd.argoproj.io/tracking-id": "t",
+            },
+            "managedFields": [{"manager": "kubectl", "operation": "Apply", "fieldsType": "FieldsV1",
+                               "fieldsV1": {"f:spec": {}}}],
+        },
+        "spec": {
+            "encryptedData": {"a": "AgBy"},
+            "template": {"metadata": {"labels": {"l": "v"}, "annotations": {"t": "v"}},
+                         "type": "kubernetes.io/tls"},
+        },
+        "status": {"observedGeneration": 3, "conditions": [{"type": "Synced", "status": "True"}]},
+    }))
+    .unwrap();
+    let mut cached = full.clone();
+    trim_for_cache(&mut cached);
+
+    let meta = &cached.metadata;
+    assert!(meta.managed_fields.is_none());
+    assert_eq!(
+        meta.labels,
+        Some(BTreeMap::from([(
+            INSTANCE_LABEL.to_string(),
+            "app-1".to_string()
+        )]))
+    );
+    let kept: Vec<&str> = meta
+        .annotations
+        .iter()
+        .flatten()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(kept, [KEY_HINT, NAMESPACE_WIDE]);
+    // Identity, spec and status untouched; the same decisions.
+    assert_eq!(
+        (
+            &meta.name,
+            &meta.namespace,
+            &meta.uid,
+            &meta.resource_version,
+            meta.generation
+        ),
+        (
+            &full.metadata.name,
+            &full.metadata.namespace,
+            &full.metadata.uid,
+            &full.metadata.resource_version,
+            full.metadata.generation
+        )
+    );
+    assert_eq!(cached.spec, full.spec);
+    assert_eq!(cached.status, full.status);
+    assert_eq!(
+        crate::syncmac::spec_digest(&cached),
+        crate::syncmac::spec_digest(&full)
+    );
+    assert_eq!(
+        Scope::from_annotations(meta.annotations.as_ref()),
+        Scope::NamespaceWide
+    );
+    assert_eq!(crate::keyusage::hint(&cached), Some("abc"));
+
+    // Maps with nothing left to keep are dropped; a cluster-wide scope is kept.
+    let mut other = full.clone();
+    other.metadata.labels = Some(BTreeMap::from([("team".into(), "a".into())]));
+    other.metadata.annotations = Some(BTreeMap::from([(CLUSTER_WIDE.into(), "true".into())]));
+    trim_for_cache(&mut other);
+    assert_eq!(other.metadata.labels, None);
+    assert_eq!(
+        Scope::from_annotations(other.metadata.annotations.as_ref()),
+        Scope::ClusterWide
+    );
+    let mut bare = full;
+    bare.metadata.annotations = Some(BTreeMap::from([(LAST_APPLIED[0].into(), "{}".into())]));
+    trim_for_cache(&mut bare);
+    assert_eq!(bare.metadata.annotations, None);
+}
