@@ -50,7 +50,7 @@ pub struct SecretTemplateSpec {
     /// Standard object's metadata, copied onto the Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "template_metadata_schema")]
-    /// Boxed: most SealedSecrets have none, and the controller caches thousands of them.
+    // Boxed: most SealedSecrets have none, and the controller caches thousands of them.
     pub metadata: Option<Box<ObjectMeta>>,
 
     /// Used to facilitate programmatic handling of secret data.
