@@ -17,6 +17,8 @@
 #   seconds (default 120), only the unit/integration tests of the mutated package.
 # - Builds in its own target directory (MUTANTS_TARGET_DIR, default $MUTANTS_OUT/target), so
 #   that mutated builds never invalidate the one the other tests use.
+# - MUTANTS_ARGS: more cargo-mutants arguments, e.g. MUTANTS_ARGS="--re trial_order" for
+#   the mutants of some functions only.
 # - Results in $MUTANTS_OUT/<set>/mutants.out (default target/mutants); `missed.txt` lists
 #   the surviving mutants. Exits non-zero if any mutant was missed (MUTANTS_ALLOW_MISSED=1
 #   to only report).
@@ -59,7 +61,7 @@ for set in "${SETS[@]}"; do
   log "$set: cargo mutants ${args[*]}"
   rc=0
   nice -n 10 cargo mutants --no-shuffle -j 1 --timeout "$TIMEOUT" \
-    --output "$OUT/$set" "${args[@]}" || rc=$?
+    --output "$OUT/$set" "${args[@]}" ${MUTANTS_ARGS:-} || rc=$?
   # 0: all caught; 2: some missed; 3: some timed out; anything else is a failure to run.
   case "$rc" in
     0) ;;
