@@ -246,6 +246,9 @@ pub fn verify(
     }
 }
 
+/// A plaintext, and the index (into the keys) of the key that opened it.
+type Opened = (Zeroizing<Vec<u8>>, usize);
+
 /// The deprecated `spec.data` field (the whole Secret as one ciphertext), if the object has
 /// one: its plaintext and the index of the key that opened it. Refused unless `opts` accepts
 /// it, and next to `encryptedData`.
@@ -254,7 +257,7 @@ fn open_v1_data(
     keys: &[PrivateKey],
     label: &[u8],
     opts: UnsealOptions,
-) -> Result<Option<(Zeroizing<Vec<u8>>, usize)>, UnsealError> {
+) -> Result<Option<Opened>, UnsealError> {
     let Some(v1) = &ss.spec.data else {
         return Ok(None);
     };
