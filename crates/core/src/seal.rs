@@ -77,41 +77,19 @@ impl InputSecret {
             Some(_) => return Err(SealError::NotASecret("<not a string>".into())),
         }
         let mut items = BTreeMap::new();
-        if let Some(data) = obj.remove("data") {
-            match data {
-                serde_json::Value::Null => {}
-                serde_json::Value::Object(map) => {
-                    for (k, v) in map {
-                        let serde_json::Value::String(s) = v else {
-                            return Err(SealError::DataNotString(k));
-                        };
-                        let s = Zeroizing::new(s);
-                        let bytes = crate::codec::decode_base64_like_go(s.as_bytes())
-                            .ok_or_else(|| SealError::InvalidBase64(k.clone()))?;
-                        items.insert(k, bytes);
-                    }
-                }
-                _ => return Err(SealError::InvalidSecret("data is not a mapping".into())),
-            }
-        }
-        if let Some(data) = obj.remove("stringData") {
-            match data {
-                serde_json::Value::Null => {}
-                serde_json::Value::Object(map) => {
-                    for (k, v) in map {
-                        let serde_json::Value::String(s) = v else {
-                            return Err(SealError::StringDataNotString(k));
-                        };
-                        items.insert(k, Zeroizing::new(s.into_bytes()));
-                    }
-                }
-                _ => {
-                    return Err(SealError::InvalidSecret(
-                        "stringData is not a mapping".into(),
-                    ));
-                }
-            }
-        }
+        take_items(obj, "data", SealError::DataNotString, &mut items, |k, s| {
+            let s = Zeroizing::new(s);
+            crate::codec::decode_base64_like_go(s.as_bytes())
+                .ok_or_else(|| SealError::InvalidBase64(k.to_string()))
+        })?;
+        // `stringData` after `data`: it wins, as in the API server.
+        take_items(
+            obj,
+            "stringData",
+            SealError::StringDataNotString,
+            &mut items,
+            |_, s| Ok(Zeroizing::new(s.into_bytes())),
+        )?;
         let rest: Secret = serde_json::from_value(value)
             .map_err(|e| SealError::InvalidSecret(redact_scalars(&e.to_string())))?;
         Ok(Self {
@@ -120,6 +98,34 @@ impl InputSecret {
             immutable: rest.immutable,
             items,
         })
+    }
+}
+
+/// Removes the mapping `field` (`data` or `stringData`) from `obj` and adds its items to
+/// `items`, each value turned into bytes by `decode`. A missing or null field adds nothing; a
+/// value that is not a string fails with `not_string`.
+fn take_items(
+    obj: &mut serde_json::Map<String, serde_json::Value>,
+    field: &str,
+    not_string: fn(String) -> SealError,
+    items: &mut BTreeMap<String, Zeroizing<Vec<u8>>>,
+    decode: impl Fn(&str, String) -> Result<Zeroizing<Vec<u8>>, SealError>,
+) -> Result<(), SealError> {
+    match obj.remove(field) {
+        None | Some(serde_json::Value::Null) => Ok(()),
+        Some(serde_json::Value::Object(map)) => {
+            for (k, v) in map {
+                let serde_json::Value::String(s) = v else {
+                    return Err(not_string(k));
+                };
+                let bytes = decode(&k, s)?;
+                items.insert(k, bytes);
+            }
+            Ok(())
+        }
+        Some(_) => Err(SealError::InvalidSecret(format!(
+            "{field} is not a mapping"
+        ))),
     }
 }
 
@@ -196,6 +202,11 @@ pub fn strip_server_fields(meta: &mut ObjectMeta) {
     meta.managed_fields = None;
 }
 
+/// `s` if it is set and not empty: Kubernetes treats an empty name or namespace as unset.
+pub(crate) fn non_empty(s: Option<&String>) -> Option<&String> {
+    s.filter(|s| !s.is_empty())
+}
+
 /// Seals one Secret for `key` (upstream's `Seal` + `NewSealedSecret`).
 pub fn seal(
     mut input: InputSecret,
@@ -205,16 +216,13 @@ pub fn seal(
     if input.items.is_empty() && !opts.allow_empty_data {
         return Err(SealError::EmptyData);
     }
-    if let Some(name) = opts.name.as_ref().filter(|n| !n.is_empty()) {
+    if let Some(name) = non_empty(opts.name.as_ref()) {
         input.metadata.name = Some(name.clone());
     }
-    let name = input
-        .metadata
-        .name
-        .clone()
-        .filter(|n| !n.is_empty())
+    let name = non_empty(input.metadata.name.as_ref())
+        .cloned()
         .ok_or(SealError::MissingName)?;
-    if let Some(ns) = opts.force_namespace.as_ref().filter(|n| !n.is_empty()) {
+    if let Some(ns) = non_empty(opts.force_namespace.as_ref()) {
         input.metadata.namespace = Some(ns.clone());
     }
     if let Some(scope) = opts.scope.filter(|s| *s != Scope::Strict) {
@@ -224,7 +232,7 @@ pub fn seal(
     }
     let scope = Scope::from_annotations(input.metadata.annotations.as_ref());
     if scope != Scope::ClusterWide {
-        let input_ns = input.metadata.namespace.clone().filter(|n| !n.is_empty());
+        let input_ns = non_empty(input.metadata.namespace.as_ref()).cloned();
         if opts.namespace_explicit
             && let (Some(flag), Some(ins)) = (opts.default_namespace.as_ref(), input_ns.as_ref())
             && flag != ins
@@ -235,7 +243,7 @@ pub fn seal(
             });
         }
         if input_ns.is_none() {
-            input.metadata.namespace = opts.default_namespace.clone().filter(|n| !n.is_empty());
+            input.metadata.namespace = non_empty(opts.default_namespace.as_ref()).cloned();
         }
         if input.metadata.namespace.is_none() {
             return Err(SealError::MissingNamespace);

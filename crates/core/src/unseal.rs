@@ -12,6 +12,7 @@ use crate::annotations::SKIP_SET_OWNER_REFERENCES;
 use crate::crypto::hybrid_decrypt_any;
 use crate::keys::PrivateKey;
 use crate::scope::Scope;
+use crate::seal::non_empty;
 use crate::seal::strip_server_fields;
 use crate::types::SealedSecret;
 
@@ -226,19 +227,11 @@ pub fn verify(
     keys: &[PrivateKey],
     opts: UnsealOptions,
 ) -> Result<Vec<usize>, UnsealError> {
-    if ss.metadata.name.as_deref().is_none_or(str::is_empty) {
+    if non_empty(ss.metadata.name.as_ref()).is_none() {
         return Err(UnsealError::MissingName);
     }
     let label = label_for(ss);
-    if let Some(v1) = &ss.spec.data {
-        if !opts.accept_deprecated_v1_data {
-            return Err(UnsealError::DeprecatedDataDisabled);
-        }
-        if !ss.spec.encrypted_data.is_empty() {
-            return Err(UnsealError::BothDataFields);
-        }
-        let (_plain, idx) = hybrid_decrypt_any(keys.iter(), &label, &v1.0)
-            .map_err(|_| UnsealError::DeprecatedDataDecrypt)?;
+    if let Some((_plain, idx)) = open_v1_data(ss, keys, &label, opts)? {
         return Ok(vec![idx]);
     }
     let mut errors = Vec::new();
@@ -253,6 +246,32 @@ pub fn verify(
     }
 }
 
+/// A plaintext, and the index (into the keys) of the key that opened it.
+type Opened = (Zeroizing<Vec<u8>>, usize);
+
+/// The deprecated `spec.data` field (the whole Secret as one ciphertext), if the object has
+/// one: its plaintext and the index of the key that opened it. Refused unless `opts` accepts
+/// it, and next to `encryptedData`.
+fn open_v1_data(
+    ss: &SealedSecret,
+    keys: &[PrivateKey],
+    label: &[u8],
+    opts: UnsealOptions,
+) -> Result<Option<Opened>, UnsealError> {
+    let Some(v1) = &ss.spec.data else {
+        return Ok(None);
+    };
+    if !opts.accept_deprecated_v1_data {
+        return Err(UnsealError::DeprecatedDataDisabled);
+    }
+    if !ss.spec.encrypted_data.is_empty() {
+        return Err(UnsealError::BothDataFields);
+    }
+    hybrid_decrypt_any(keys.iter(), label, &v1.0)
+        .map(Some)
+        .map_err(|_| UnsealError::DeprecatedDataDecrypt)
+}
+
 /// Decrypts every item with `keys` (see [`open_items`] for the order), renders
 /// `template.data`, and builds the Secret.
 pub fn unseal(
@@ -260,25 +279,14 @@ pub fn unseal(
     keys: &[PrivateKey],
     opts: UnsealOptions,
 ) -> Result<Unsealed, UnsealError> {
-    let name = ss
-        .metadata
-        .name
-        .clone()
-        .filter(|n| !n.is_empty())
+    let name = non_empty(ss.metadata.name.as_ref())
+        .cloned()
         .ok_or(UnsealError::MissingName)?;
     let label = label_for(ss);
     let mut keys_used = Vec::new();
     let mut item_keys = Vec::new();
 
-    let mut secret = if let Some(v1) = &ss.spec.data {
-        if !opts.accept_deprecated_v1_data {
-            return Err(UnsealError::DeprecatedDataDisabled);
-        }
-        if !ss.spec.encrypted_data.is_empty() {
-            return Err(UnsealError::BothDataFields);
-        }
-        let (plain, idx) = hybrid_decrypt_any(keys.iter(), &label, &v1.0)
-            .map_err(|_| UnsealError::DeprecatedDataDecrypt)?;
+    let mut secret = if let Some((plain, idx)) = open_v1_data(ss, keys, &label, opts)? {
         keys_used.push(idx);
         item_keys.push(("data".to_string(), idx));
         let secret: Secret =
@@ -366,4 +374,4 @@ pub fn unseal(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -185,29 +185,15 @@ mod tests {
     fn no_oracle_templates_are_parsed_never_executed() {
         let (k, c) = key();
         let ss = sealed(&c);
-        let probe = |prefix: &str| {
-            let mut p = ss.clone();
-            p.spec.template.data = Some(
-                [(
-                    "x".to_string(),
-                    format!(
-                        "{{{{ if hasPrefix \"{prefix}\" .password }}}}{{{{ fail \"x\" }}}}{{{{ end }}}}"
-                    ),
-                )]
-                .into(),
-            );
-            p
-        };
         let opts = UnsealOptions::default();
         // unseal would tell the two apart; validate must not.
-        assert!(crate::unseal::unseal(&probe("h"), std::slice::from_ref(&k), opts).is_err());
-        assert!(crate::unseal::unseal(&probe("z"), std::slice::from_ref(&k), opts).is_ok());
+        let [h, z] = crate::unseal::tests::oracle_probes(&ss, std::slice::from_ref(&k));
         assert_eq!(
-            validate(&probe("h"), std::slice::from_ref(&k), &[], opts),
-            validate(&probe("z"), std::slice::from_ref(&k), &[], opts)
+            validate(&h, std::slice::from_ref(&k), &[], opts),
+            validate(&z, std::slice::from_ref(&k), &[], opts)
         );
         assert_eq!(
-            validate(&probe("h"), std::slice::from_ref(&k), &[], opts),
+            validate(&h, std::slice::from_ref(&k), &[], opts),
             Ok(vec![])
         );
     }

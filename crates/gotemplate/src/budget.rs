@@ -288,6 +288,11 @@ mod tests {
 
     const HOUR: Duration = Duration::from_secs(3600);
 
+    /// The meter of a fresh budget of 10 steps and 100 bytes.
+    fn small_meter() -> Meter {
+        Budget::new(limits(10, 100, 1, HOUR)).meter()
+    }
+
     #[test]
     fn defaults() {
         let l = Limits::default();
@@ -318,8 +323,7 @@ mod tests {
 
     #[test]
     fn meter_steps_and_allocations_up_to_the_limit_exactly() {
-        let mut b = Budget::new(limits(10, 100, 1, HOUR));
-        let m = b.meter();
+        let m = small_meter();
         assert!(m.step(4).is_ok());
         assert!(m.step(6).is_ok());
         assert!(m.alloc(60).is_ok());
@@ -332,21 +336,18 @@ mod tests {
         assert!(m.step(0).is_err());
         assert!(m.alloc(0).is_err());
 
-        let mut b = Budget::new(limits(10, 100, 1, HOUR));
-        let m = b.meter();
+        let m = small_meter();
         assert!(m.alloc(101).is_err());
         assert_eq!(m.exceeded(), Some(Limit::Alloc));
         assert_eq!(m.alloc_left(), 0);
-        let mut b = Budget::new(limits(10, 100, 1, HOUR));
-        let m = b.meter();
+        let m = small_meter();
         assert!(m.step(11).is_err());
         assert_eq!(m.exceeded(), Some(Limit::Steps));
     }
 
     #[test]
     fn the_first_reason_wins() {
-        let mut b = Budget::new(limits(10, 100, 1, HOUR));
-        let m = b.meter();
+        let m = small_meter();
         let _ = m.fail(Limit::Depth);
         let _ = m.fail(Limit::Time);
         assert_eq!(m.exceeded(), Some(Limit::Depth));

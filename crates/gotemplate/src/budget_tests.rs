@@ -51,6 +51,23 @@ fn limits() -> Limits {
     }
 }
 
+/// Renders `tpl` as the entries `e0`, `e1`, ... (`count` of them) of one object, which
+/// share one budget. Returns what the entries that rendered printed, and the first error.
+fn render_entries(tpl: &str, count: usize) -> (Vec<String>, Option<TemplateError>) {
+    let mut budget = Budget::new(limits());
+    let mut rendered = Vec::new();
+    let mut first_err = None;
+    for i in 0..count {
+        match render_with_budget(&format!("e{i}"), tpl, &data(), &mut budget) {
+            Ok(s) => rendered.push(s),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    (rendered, first_err)
+}
+
 #[test]
 fn deep_list_bomb_fails_with_depth() {
     // Without the depth bound this builds a 99,999-deep list whose drop
@@ -79,38 +96,16 @@ fn deep_list_bomb_fails_with_depth() {
 #[test]
 fn repeat_in_300_entries_is_bounded_by_one_budget() {
     // Printed: the object's output limit (1 MiB) stops the second entry.
-    let mut budget = Budget::new(limits());
-    let tpl = "{{ repeat 1048576 \"a\" }}";
-    let mut rendered = 0;
-    let mut first_err = None;
-    for i in 0..300 {
-        match render_with_budget(&format!("e{i}"), tpl, &data(), &mut budget) {
-            Ok(_) => rendered += 1,
-            Err(e) => {
-                first_err.get_or_insert(e);
-            }
-        }
-    }
-    assert_eq!(rendered, 1);
+    let (rendered, first_err) = render_entries("{{ repeat 1048576 \"a\" }}", 300);
+    assert_eq!(rendered.len(), 1);
     assert_eq!(limit_of(Err(first_err.unwrap())), Limit::Output);
 
     // Built but not printed: the allocation limit (64 MiB) stops it
     // before the 65th entry.
-    let mut budget = Budget::new(limits());
     let tpl = "{{ $x := repeat 1048576 \"a\" }}{{ len $x }}";
-    let mut rendered = 0;
-    let mut first_err = None;
-    for i in 0..300 {
-        match render_with_budget(&format!("e{i}"), tpl, &data(), &mut budget) {
-            Ok(s) => {
-                assert_eq!(s, "1048576");
-                rendered += 1;
-            }
-            Err(e) => {
-                first_err.get_or_insert(e);
-            }
-        }
-    }
+    let (rendered, first_err) = render_entries(tpl, 300);
+    assert!(rendered.iter().all(|s| s == "1048576"), "{rendered:?}");
+    let rendered = rendered.len();
     assert!((60..=64).contains(&rendered), "{rendered} entries rendered");
     assert_eq!(limit_of(Err(first_err.unwrap())), Limit::Alloc);
     // Each entry alone is fine.
@@ -124,29 +119,14 @@ fn many_bcrypt_calls_are_charged_by_their_cost() {
     assert_eq!(limit_of(run(tpl)), Limit::Steps);
     // Across the entries of one object: the default budget hashes only a
     // handful of passwords (each call costs BCRYPT_STEPS).
-    let mut budget = Budget::new(limits());
-    let mut hashed = 0;
-    let mut last = None;
-    for i in 0..200 {
-        match render_with_budget(
-            &format!("e{i}"),
-            "{{ htpasswd .user .password }}",
-            &data(),
-            &mut budget,
-        ) {
-            Ok(_) => hashed += 1,
-            Err(e) => {
-                last = Some(e);
-                break;
-            }
-        }
-    }
+    let (rendered, first_err) = render_entries("{{ htpasswd .user .password }}", 200);
+    let hashed = rendered.len();
     let per_call = cost::BCRYPT_STEPS;
     assert!(
         hashed >= 1 && hashed as u64 <= DEFAULT_STEPS / per_call,
         "{hashed}"
     );
-    assert_eq!(limit_of(Err(last.unwrap())), Limit::Steps);
+    assert_eq!(limit_of(Err(first_err.unwrap())), Limit::Steps);
 }
 
 #[test]

@@ -5,6 +5,28 @@ use crate::fmt::quote_str;
 
 pub(crate) type Pos = usize;
 
+/// Go's `Node.String()`: how a node prints itself in messages. Each node type writes itself
+/// into a buffer; `to_go_string` collects that.
+pub(crate) trait GoString {
+    fn write_to(&self, sb: &mut String);
+
+    fn to_go_string(&self) -> String {
+        let mut s = String::new();
+        self.write_to(&mut s);
+        s
+    }
+}
+
+/// Writes `items` separated by `sep`.
+fn write_joined<T>(sb: &mut String, items: &[T], sep: &str, write: impl Fn(&T, &mut String)) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            sb.push_str(sep);
+        }
+        write(item, sb);
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct ListNode {
     pub nodes: Vec<Node>,
@@ -127,43 +149,15 @@ impl Arg {
         }
     }
 
-    /// Go's `Node.String()` for operands.
-    pub(crate) fn write_to(&self, sb: &mut String) {
-        match self {
-            Arg::Field { ident, .. } => {
-                for id in ident {
-                    sb.push('.');
-                    sb.push_str(id);
-                }
-            }
-            Arg::Variable(v) => v.write_to(sb),
-            Arg::Chain { node, field, .. } => {
-                if let Arg::Pipe(p) = node.as_ref() {
-                    sb.push('(');
-                    p.write_to(sb);
-                    sb.push(')');
-                } else {
-                    node.write_to(sb);
-                }
-                for f in field {
-                    sb.push('.');
-                    sb.push_str(f);
-                }
-            }
-            Arg::Identifier { name, .. } => sb.push_str(name),
-            Arg::Dot { .. } => sb.push('.'),
-            Arg::Nil { .. } => sb.push_str("nil"),
-            Arg::Bool { val, .. } => sb.push_str(if *val { "true" } else { "false" }),
-            Arg::Number(n) => sb.push_str(&n.text),
-            Arg::String { quoted, .. } => sb.push_str(quoted),
-            Arg::Pipe(p) => p.write_to(sb),
+    /// An operand of a command or a chain: a pipeline is written in parentheses.
+    fn write_operand(&self, sb: &mut String) {
+        if let Arg::Pipe(p) = self {
+            sb.push('(');
+            p.write_to(sb);
+            sb.push(')');
+        } else {
+            self.write_to(sb);
         }
-    }
-
-    pub(crate) fn to_go_string(&self) -> String {
-        let mut s = String::new();
-        self.write_to(&mut s);
-        s
     }
 
     pub(crate) fn is_non_executable(&self) -> bool {
@@ -178,71 +172,67 @@ impl Arg {
     }
 }
 
-impl VariableNode {
-    pub(crate) fn write_to(&self, sb: &mut String) {
+/// Go's `Node.String()` for operands.
+impl GoString for Arg {
+    fn write_to(&self, sb: &mut String) {
+        match self {
+            Arg::Field { ident, .. } => {
+                for id in ident {
+                    sb.push('.');
+                    sb.push_str(id);
+                }
+            }
+            Arg::Variable(v) => v.write_to(sb),
+            Arg::Chain { node, field, .. } => {
+                node.write_operand(sb);
+                for f in field {
+                    sb.push('.');
+                    sb.push_str(f);
+                }
+            }
+            Arg::Identifier { name, .. } => sb.push_str(name),
+            Arg::Dot { .. } => sb.push('.'),
+            Arg::Nil { .. } => sb.push_str("nil"),
+            Arg::Bool { val, .. } => sb.push_str(if *val { "true" } else { "false" }),
+            Arg::Number(n) => sb.push_str(&n.text),
+            Arg::String { quoted, .. } => sb.push_str(quoted),
+            Arg::Pipe(p) => p.write_to(sb),
+        }
+    }
+}
+
+impl GoString for VariableNode {
+    fn write_to(&self, sb: &mut String) {
         sb.push_str(&self.ident.join("."));
     }
 }
 
-impl CommandNode {
-    pub(crate) fn write_to(&self, sb: &mut String) {
-        for (i, arg) in self.args.iter().enumerate() {
-            if i > 0 {
-                sb.push(' ');
-            }
-            if let Arg::Pipe(p) = arg {
-                sb.push('(');
-                p.write_to(sb);
-                sb.push(')');
-                continue;
-            }
-            arg.write_to(sb);
-        }
-    }
-
-    pub(crate) fn to_go_string(&self) -> String {
-        let mut s = String::new();
-        self.write_to(&mut s);
-        s
+impl GoString for CommandNode {
+    fn write_to(&self, sb: &mut String) {
+        write_joined(sb, &self.args, " ", Arg::write_operand);
     }
 }
 
-impl PipeNode {
-    pub(crate) fn write_to(&self, sb: &mut String) {
+impl GoString for PipeNode {
+    fn write_to(&self, sb: &mut String) {
         if !self.decl.is_empty() {
-            for (i, v) in self.decl.iter().enumerate() {
-                if i > 0 {
-                    sb.push_str(", ");
-                }
-                v.write_to(sb);
-            }
+            write_joined(sb, &self.decl, ", ", VariableNode::write_to);
             sb.push_str(if self.is_assign { " = " } else { " := " });
         }
-        for (i, c) in self.cmds.iter().enumerate() {
-            if i > 0 {
-                sb.push_str(" | ");
-            }
-            c.write_to(sb);
-        }
-    }
-
-    pub(crate) fn to_go_string(&self) -> String {
-        let mut s = String::new();
-        self.write_to(&mut s);
-        s
+        write_joined(sb, &self.cmds, " | ", CommandNode::write_to);
     }
 }
 
-impl ListNode {
-    pub(crate) fn write_to(&self, sb: &mut String) {
+impl GoString for ListNode {
+    fn write_to(&self, sb: &mut String) {
         for n in &self.nodes {
             n.write_to(sb);
         }
     }
 }
 
-impl Node {
-    pub(crate) fn write_to(&self, sb: &mut String) {
+impl GoString for Node {
+    fn write_to(&self, sb: &mut String) {
         match self {
             Node::Text { text, .. } => sb.push_str(text),
             Node::Action { pipe, .. } => {
@@ -265,12 +255,6 @@ impl Node {
             Node::Break { .. } => sb.push_str("{{break}}"),
             Node::Continue { .. } => sb.push_str("{{continue}}"),
         }
-    }
-
-    pub(crate) fn to_go_string(&self) -> String {
-        let mut s = String::new();
-        self.write_to(&mut s);
-        s
     }
 }
 

@@ -58,16 +58,17 @@ fn err_patient(tpl: &str) -> String {
     }
 }
 
+/// Runs every template of `cases`; `mismatch` says what is wrong with one result (`None`:
+/// as wanted). Fails listing every mismatch.
 #[track_caller]
-fn check_all(cases: &[(&str, &str)]) {
-    let mut failures = Vec::new();
-    for (tpl, want) in cases {
-        match run(tpl) {
-            Ok(got) if got == *want => {}
-            Ok(got) => failures.push(format!("{tpl:?}: want {want:?}, got {got:?}")),
-            Err(e) => failures.push(format!("{tpl:?}: want {want:?}, got error {e}")),
-        }
-    }
+fn check_cases(
+    cases: &[(&str, &str)],
+    mismatch: impl Fn(&str, &str, Result<String, TemplateError>) -> Option<String>,
+) {
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|(tpl, want)| mismatch(tpl, want, run(tpl)))
+        .collect();
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",
@@ -77,21 +78,21 @@ fn check_all(cases: &[(&str, &str)]) {
 }
 
 #[track_caller]
+fn check_all(cases: &[(&str, &str)]) {
+    check_cases(cases, |tpl, want, got| match got {
+        Ok(got) if got == want => None,
+        Ok(got) => Some(format!("{tpl:?}: want {want:?}, got {got:?}")),
+        Err(e) => Some(format!("{tpl:?}: want {want:?}, got error {e}")),
+    });
+}
+
+#[track_caller]
 fn check_errors(cases: &[(&str, &str)]) {
-    let mut failures = Vec::new();
-    for (tpl, want) in cases {
-        match run(tpl) {
-            Ok(got) => failures.push(format!("{tpl:?}: want error {want:?}, got output {got:?}")),
-            Err(e) if e.to_string() == *want => {}
-            Err(e) => failures.push(format!("{tpl:?}:\n   want {want}\n    got {e}")),
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    check_cases(cases, |tpl, want, got| match got {
+        Ok(got) => Some(format!("{tpl:?}: want error {want:?}, got output {got:?}")),
+        Err(e) if e.to_string() == want => None,
+        Err(e) => Some(format!("{tpl:?}:\n   want {want}\n    got {e}")),
+    });
 }
 
 // ---------------------------------------------------------------------------

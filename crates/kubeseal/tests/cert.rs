@@ -243,14 +243,7 @@ fn cert_as_file_url() {
 
     // A missing file names the URL.
     let missing = format!("file://{}/nope.pem", sb.dir.path().display());
-    let input = secret("app", Some("prod")).to_string();
-    assert_fails(
-        &sb,
-        || sb.cmd(["--cert", &missing]),
-        Some(input.as_bytes()),
-        &[&missing],
-        &[],
-    );
+    assert_fails_sealing(&sb, || sb.cmd(["--cert", &missing]), &[&missing]);
 }
 
 #[test]
@@ -330,7 +323,6 @@ fn cert_as_https_url() {
 #[test]
 fn cert_http_error_status_names_the_url() {
     let sb = Sandbox::new();
-    let input = secret("app", Some("prod")).to_string();
     for (status, shown) in [
         ("404 Not Found", "404"),
         ("500 Internal Server Error", "500"),
@@ -344,7 +336,7 @@ fn cert_http_error_status_names_the_url() {
             .map(|(port, _)| format!("http://127.0.0.1:{port}/cert.pem"))
             .collect();
         let next = std::cell::Cell::new(0);
-        let stderr = assert_fails(
+        let stderr = assert_fails_sealing(
             &sb,
             || {
                 let url = &urls[next.get()];
@@ -353,9 +345,7 @@ fn cert_http_error_status_names_the_url() {
                 c.args(["--cert", url]);
                 c
             },
-            Some(input.as_bytes()),
             &["cannot fetch", shown],
-            &[],
         );
         assert!(stderr.contains(&urls[1]), "{stderr}");
         for (_, h) in servers {
@@ -391,13 +381,12 @@ fn fetch_cert_with_cert_file_prints_it_unchanged() {
 fn expired_certificate() {
     let sb = Sandbox::new();
     sb.write("expired.pem", expired_cert_pem());
-    let input = secret("app", Some("prod")).to_string();
     for args in [
         &["--cert", "expired.pem"][..],
         &["--cert", "expired.pem", "--raw", "--name", "x"][..],
         &["--cert", "expired.pem", "--merge-into", "nowhere.json"][..],
     ] {
-        let stderr = assert_fails(&sb, || sb.cmd(args), Some(input.as_bytes()), &[], &[]);
+        let stderr = assert_fails_sealing(&sb, || sb.cmd(args), &[]);
         assert_eq!(
             stderr,
             "error: failed to encrypt using an expired certificate on July 15, 2017\n"
@@ -420,13 +409,10 @@ fn non_rsa_certificate() {
             "-x509", "-subj", "/CN=x", "-days", "1", "-keyout", "ec.key", "-out", "ec.pem",
         ],
     );
-    let input = secret("app", Some("prod")).to_string();
-    assert_fails(
+    assert_fails_sealing(
         &sb,
         || sb.cmd(["--cert", "ec.pem"]),
-        Some(input.as_bytes()),
         &["expected RSA public key"],
-        &[],
     );
 }
 
@@ -440,7 +426,6 @@ fn garbage_certificates() {
     );
     sb.write("key-only.pem", test_key_pem());
     sb.write("binary.der", [0x30u8, 0x82, 0x01, 0x00, 0xff]);
-    let input = secret("app", Some("prod")).to_string();
     for (file, expect) in [
         ("garbage.pem", "failed to read any certificates"),
         ("bad-der.pem", "invalid certificate"),
@@ -448,13 +433,7 @@ fn garbage_certificates() {
         ("binary.der", "certificate"),
         ("missing.pem", "missing.pem"),
     ] {
-        let stderr = assert_fails(
-            &sb,
-            || sb.cmd(["--cert", file]),
-            Some(input.as_bytes()),
-            &[expect],
-            &[],
-        );
+        let stderr = assert_fails_sealing(&sb, || sb.cmd(["--cert", file]), &[expect]);
         // A private key given by mistake is never echoed.
         assert!(!stderr.contains("PRIVATE KEY"), "{stderr}");
     }

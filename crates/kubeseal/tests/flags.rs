@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use predicates::prelude::*;
 use serde_json::{Value, json};
 
 #[test]
@@ -100,12 +99,12 @@ fn command_line_beats_env_vars() {
     ));
     assert_eq!(open(&ss)["pw"], PW);
     let empty = json!({"kind": "Secret", "metadata": {"name": "e", "namespace": "n"}}).to_string();
-    sb.seal(&["--allow-empty-data=false"])
-        .env("SEALED_SECRETS_ALLOW_EMPTY_DATA", "true")
-        .write_stdin(empty)
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains("secret.data is empty"));
+    fails_saying(
+        sb.seal(&["--allow-empty-data=false"])
+            .env("SEALED_SECRETS_ALLOW_EMPTY_DATA", "true")
+            .write_stdin(empty),
+        "secret.data is empty",
+    );
     // -n beats SEALED_SECRETS_NAMESPACE.
     let ss = sealed_one(&stdout_of(
         sb.seal(&["-n", "flag-ns"])
@@ -132,19 +131,19 @@ fn command_line_beats_env_vars() {
 fn invalid_env_var_values_are_errors() {
     let sb = Sandbox::new();
     let input = secret("app", Some("prod")).to_string();
-    sb.seal(&[])
-        .env("SEALED_SECRETS_SCOPE", "everywhere")
-        .write_stdin(input.clone())
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains("must be one of"));
-    sb.seal(&[])
-        .env("SEALED_SECRETS_RAW", "maybe")
-        .write_stdin(input)
-        .assert()
-        .failure()
-        .code(2)
-        .stderr(predicate::str::contains("maybe"));
+    fails_saying(
+        sb.seal(&[])
+            .env("SEALED_SECRETS_SCOPE", "everywhere")
+            .write_stdin(input.clone()),
+        "must be one of",
+    );
+    fails_saying(
+        sb.seal(&[])
+            .env("SEALED_SECRETS_RAW", "maybe")
+            .write_stdin(input),
+        "maybe",
+    )
+    .code(2);
 }
 
 #[test]
@@ -199,12 +198,7 @@ fn version_help_and_completion() {
         .assert()
         .failure()
         .code(2);
-    sb.bare()
-        .arg("--no-such-flag")
-        .assert()
-        .failure()
-        .code(2)
-        .stderr(predicate::str::contains("--no-such-flag"));
+    fails_saying(sb.bare().arg("--no-such-flag"), "--no-such-flag").code(2);
 }
 
 #[test]

@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use predicates::prelude::*;
 use sealed_secrets_core::Scope;
 use serde_json::{Value, json};
 
@@ -16,17 +15,42 @@ fn update_secret() -> Value {
     })
 }
 
+/// `kubeseal --cert test-cert.pem --merge-into FILE ARGS` with `input` on stdin: it must
+/// succeed, printing nothing. Returns the merged file.
+fn merge(sb: &Sandbox, file: &str, args: &[&str], input: &Value) -> String {
+    let mut full = vec!["--merge-into", file];
+    full.extend_from_slice(args);
+    sb.seal(&full)
+        .write_stdin(input.to_string())
+        .assert()
+        .success()
+        .stdout("");
+    sb.read(file)
+}
+
+/// Merges `input` (with `args`) into a namespace-wide sealed `nw.json`: the merged item opens
+/// under another name in the same namespace.
+fn merge_into_namespace_wide(sb: &Sandbox, args: &[&str], input: &Value) {
+    sealed_file(
+        sb,
+        "nw.json",
+        &["--scope", "namespace-wide"],
+        &secret("app", Some("prod")),
+    );
+    let merged = sealed_one(merge(sb, "nw.json", args, input).as_bytes());
+    assert_eq!(merged.metadata.namespace.as_deref(), Some("prod"));
+    assert_eq!(
+        open(&moved(&merged, Some("prod"), "renamed"))["token"],
+        "tok-plaintext"
+    );
+}
+
 #[test]
 fn merge_into_json_file() {
     let sb = Sandbox::new();
     let original = sealed_file(&sb, "sealed.json", &[], &secret("app", Some("prod")));
     let before_user = original.spec.encrypted_data["user"].clone();
-    sb.seal(&["--merge-into", "sealed.json"])
-        .write_stdin(update_secret().to_string())
-        .assert()
-        .success()
-        .stdout("");
-    let text = sb.read("sealed.json");
+    let text = merge(&sb, "sealed.json", &[], &update_secret());
     assert!(
         text.starts_with("{\n  \"kind\": \"SealedSecret\""),
         "{text}"
@@ -59,23 +83,16 @@ fn merge_into_yaml_file_stays_yaml_unless_format_given() {
     let sb = Sandbox::new();
     sealed_file(&sb, "sealed.yaml", &[], &secret("app", Some("prod")));
     assert!(sb.read("sealed.yaml").starts_with("---\n"));
-    sb.seal(&["--merge-into", "sealed.yaml"])
-        .write_stdin(update_secret().to_string())
-        .assert()
-        .success()
-        .stdout("");
-    let text = sb.read("sealed.yaml");
+    let text = merge(&sb, "sealed.yaml", &[], &update_secret());
     assert!(text.starts_with("---\n"), "{text}");
     assert_eq!(open(&sealed_one(text.as_bytes()))["token"], "tok-plaintext");
     // -o json converts it.
-    sb.seal(&["--merge-into", "sealed.yaml", "-o", "json"])
-        .write_stdin(
-            json!({"kind": "Secret", "metadata": {"name": "x"}, "stringData": {"more": "m"}})
-                .to_string(),
-        )
-        .assert()
-        .success();
-    let text = sb.read("sealed.yaml");
+    let text = merge(
+        &sb,
+        "sealed.yaml",
+        &["-o", "json"],
+        &json!({"kind": "Secret", "metadata": {"name": "x"}, "stringData": {"more": "m"}}),
+    );
     assert!(text.starts_with('{'), "{text}");
     assert_eq!(
         open(&sealed_one(text.as_bytes())),
@@ -101,11 +118,7 @@ fn merge_into_takes_scope_from_original() {
     // The update says nothing about scope and has its own namespace.
     let update = json!({"kind": "Secret", "metadata": {"name": "x", "namespace": "elsewhere"},
                         "stringData": {"token": "tok-plaintext"}});
-    sb.seal(&["--merge-into", "cw.json"])
-        .write_stdin(update.to_string())
-        .assert()
-        .success();
-    let merged = sealed_one(sb.read("cw.json").as_bytes());
+    let merged = sealed_one(merge(&sb, "cw.json", &[], &update).as_bytes());
     assert_eq!(
         Scope::from_annotations(merged.metadata.annotations.as_ref()),
         Scope::ClusterWide
@@ -116,22 +129,7 @@ fn merge_into_takes_scope_from_original() {
         "tok-plaintext"
     );
     // Namespace-wide original, with a matching --scope given explicitly.
-    sealed_file(
-        &sb,
-        "nw.json",
-        &["--scope", "namespace-wide"],
-        &secret("app", Some("prod")),
-    );
-    sb.seal(&["--merge-into", "nw.json", "--scope", "namespace-wide"])
-        .write_stdin(update.to_string())
-        .assert()
-        .success();
-    let merged = sealed_one(sb.read("nw.json").as_bytes());
-    assert_eq!(merged.metadata.namespace.as_deref(), Some("prod"));
-    assert_eq!(
-        open(&moved(&merged, Some("prod"), "renamed"))["token"],
-        "tok-plaintext"
-    );
+    merge_into_namespace_wide(&sb, &["--scope", "namespace-wide"], &update);
 }
 
 #[test]
@@ -166,33 +164,19 @@ fn merge_into_scope_mismatch() {
     // --scope strict does not remove the input's annotations (upstream), so still a mismatch.
     check(&["--scope", "strict"], annotated.clone());
     // A matching annotation is fine.
-    sealed_file(
-        &sb,
-        "nw.json",
-        &["--scope", "namespace-wide"],
-        &secret("app", Some("prod")),
-    );
     let mut nw = update_secret();
     nw["metadata"]["annotations"] = json!({NAMESPACE_WIDE: "true"});
-    sb.seal(&["--merge-into", "nw.json"])
-        .write_stdin(nw.to_string())
-        .assert()
-        .success();
-    let merged = sealed_one(sb.read("nw.json").as_bytes());
-    assert_eq!(
-        open(&moved(&merged, Some("prod"), "renamed"))["token"],
-        "tok-plaintext"
-    );
+    merge_into_namespace_wide(&sb, &[], &nw);
 }
 
 #[test]
 fn merge_into_errors() {
     let sb = Sandbox::new();
-    sb.seal(&["--merge-into", "missing.json"])
-        .write_stdin(update_secret().to_string())
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains("missing.json"));
+    fails_saying(
+        sb.seal(&["--merge-into", "missing.json"])
+            .write_stdin(update_secret().to_string()),
+        "missing.json",
+    );
     sb.write("notsealed.json", "{\"kind\": \"Secret\"}");
     sb.seal(&["--merge-into", "notsealed.json"])
         .write_stdin(update_secret().to_string())
@@ -203,14 +187,11 @@ fn merge_into_errors() {
     // Bad input leaves the original untouched.
     sealed_file(&sb, "sealed.json", &[], &secret("app", Some("prod")));
     let original = sb.read("sealed.json");
-    sb.seal(&["--merge-into", "sealed.json"])
-        .write_stdin(
+    fails_saying(
+        sb.seal(&["--merge-into", "sealed.json"]).write_stdin(
             json!({"kind": "Secret", "metadata": {"name": "x"}, "data": {"k": "%%%"}}).to_string(),
-        )
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains(
-            "invalid base64 in data item \"k\"",
-        ));
+        ),
+        "invalid base64 in data item \"k\"",
+    );
     assert_eq!(sb.read("sealed.json"), original);
 }

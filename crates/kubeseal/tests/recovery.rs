@@ -9,7 +9,6 @@ use assert_cmd::Command;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
-use predicates::prelude::*;
 use sealed_secrets_core::codec::parse_documents;
 use serde_json::{Value, json};
 
@@ -288,19 +287,19 @@ fn recovery_unseal_bad_key_files_are_named() {
         assert!(stderr.lines().count() == 1, "{stderr}");
     }
     // The right key does not make up for a broken one.
-    recover(
-        &sb,
-        &[key_path(), "garbage.txt".into()],
-        &["-f", "sealed.json"],
-    )
-    .assert()
-    .failure()
-    .stderr(predicate::str::contains("garbage.txt"));
+    fails_saying(
+        &mut recover(
+            &sb,
+            &[key_path(), "garbage.txt".into()],
+            &["-f", "sealed.json"],
+        ),
+        "garbage.txt",
+    );
     // No key at all.
-    sb.cmd(["--recovery-unseal", "-f", "sealed.json"])
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains("--recovery-private-key"));
+    fails_saying(
+        &mut sb.cmd(["--recovery-unseal", "-f", "sealed.json"]),
+        "--recovery-private-key",
+    );
 }
 
 #[test]

@@ -131,8 +131,8 @@ fn re_encrypt_offline_errors() {
         .stdout("")
         .stderr(predicate::str::contains("needs --cert"));
     // A key that cannot decrypt it.
-    sb.bare()
-        .args([
+    fails_saying(
+        sb.bare().args([
             "--re-encrypt",
             "--cert",
             "new-cert.pem",
@@ -140,29 +140,22 @@ fn re_encrypt_offline_errors() {
             "other.pem",
             "-f",
             "sealed.json",
-        ])
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains(
-            "no key could decrypt secret (pw, user)",
-        ));
+        ]),
+        "no key could decrypt secret (pw, user)",
+    );
     // An expired target certificate.
     sb.write("expired.pem", expired_cert_pem());
-    re_encrypt(&sb, &["--cert", "expired.pem", "-f", "sealed.json"])
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains(
-            "failed to encrypt using an expired certificate",
-        ));
+    fails_saying(
+        &mut re_encrypt(&sb, &["--cert", "expired.pem", "-f", "sealed.json"]),
+        "failed to encrypt using an expired certificate",
+    );
     // A plain Secret is not re-encrypted.
     sb.write("plain.json", secret("app", Some("prod")).to_string());
-    re_encrypt(&sb, &["--cert", "new-cert.pem", "-f", "plain.json"])
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains(
-            "is not a SealedSecret (kind \"Secret\")",
-        ))
-        .stderr(predicate::str::contains(PW).not());
+    fails_saying(
+        &mut re_encrypt(&sb, &["--cert", "new-cert.pem", "-f", "plain.json"]),
+        "is not a SealedSecret (kind \"Secret\")",
+    )
+    .stderr(predicate::str::contains(PW).not());
     std::fs::remove_file(sb.path("plain.json")).unwrap();
     // In-place target untouched after every failure, and nothing left behind.
     assert_eq!(sb.read("sealed.json"), original);

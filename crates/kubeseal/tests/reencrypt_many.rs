@@ -167,10 +167,8 @@ fn failures_are_reported_and_the_rest_still_done() {
 
 #[test]
 fn recursive_needs_re_encrypt() {
-    Sandbox::new()
-        .kubeseal()
-        .args(["-R", "."])
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains("requires --re-encrypt"));
+    fails_saying(
+        Sandbox::new().kubeseal().args(["-R", "."]),
+        "requires --re-encrypt",
+    );
 }

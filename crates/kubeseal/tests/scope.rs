@@ -121,17 +121,14 @@ fn input_scope_annotations_honoured_without_flag() {
 #[test]
 fn invalid_scope_value() {
     let sb = Sandbox::new();
-    let input = secret("app", Some("prod")).to_string();
-    assert_seal_fails(
+    assert_fails_sealing(
         &sb,
-        &["--scope", "global"],
-        input.as_bytes(),
+        || sb.seal(&["--scope", "global"]),
         &[
             "\"global\"",
             "--scope",
             "must be one of: strict, namespace-wide, cluster-wide",
         ],
-        &[],
     );
 }
 

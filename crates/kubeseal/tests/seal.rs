@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use predicates::prelude::*;
 use sealed_secrets_core::{UnsealOptions, unseal};
 use serde_json::json;
 
@@ -107,13 +106,10 @@ fn w_target_untouched_when_sealing_fails() {
     let sb = Sandbox::new();
     // Same input as a successful run, but an unusable certificate: nothing is written.
     sb.write("bad-cert.pem", "not a certificate\n");
-    let input = secret("app", Some("prod")).to_string();
-    assert_fails(
+    assert_fails_sealing(
         &sb,
         || sb.cmd(["--cert", "bad-cert.pem"]),
-        Some(input.as_bytes()),
         &["failed to read any certificates"],
-        &[],
     );
     // Failure after the first of two documents: still nothing written.
     let two = format!(
@@ -123,23 +119,20 @@ fn w_target_untouched_when_sealing_fails() {
     );
     assert_seal_fails(&sb, &[], two.as_bytes(), &["missing metadata.name"], &[]);
     // -w in a directory that does not exist: a clear error.
-    sb.seal(&["-w", "no/such/dir/out.json"])
-        .write_stdin(input)
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains("no/such/dir/out.json"));
+    fails_saying(
+        sb.seal(&["-w", "no/such/dir/out.json"])
+            .write_stdin(secret("app", Some("prod")).to_string()),
+        "no/such/dir/out.json",
+    );
 }
 
 #[test]
 fn invalid_output_format() {
     let sb = Sandbox::new();
-    let input = secret("app", Some("prod")).to_string();
-    assert_seal_fails(
+    assert_fails_sealing(
         &sb,
-        &["-o", "xml"],
-        input.as_bytes(),
+        || sb.seal(&["-o", "xml"]),
         &["unsupported output format: xml"],
-        &[],
     );
 }
 

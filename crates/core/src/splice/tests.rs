@@ -18,32 +18,53 @@ fn remove(items: &[&str]) -> ItemChanges {
     }
 }
 
+/// Splices each of `cases` (changes, then what they replace in `text` and by what) into the
+/// first document of `text`: the result is `text` with just that replacement.
+#[track_caller]
+fn assert_splices(text: &str, cases: &[(ItemChanges, &str, &str)]) {
+    for (changes, from, to) in cases {
+        assert_eq!(
+            splice(text, 0, changes).unwrap(),
+            text.replace(from, to),
+            "{changes:?}"
+        );
+    }
+}
+
 const YAML: &str = "# leading comment\n---\napiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n    name: s   # the name\n    namespace: ns\nspec:\n    # items\n    encryptedData:\n        a: AAAA   # first\n        \"b.c\": 'BBBB'\n        d: >-\n            DDDD\n            DDDD\n        f: FFFF\n    template:\n        metadata: {}\n---\nkind: Other\n";
 
 #[test]
 fn yaml_replace_keeps_everything_else() {
-    let out = splice(YAML, 0, &set(&[("a", "NEW1")])).unwrap();
-    assert_eq!(out, YAML.replace("a: AAAA", "a: NEW1"));
-    let out = splice(YAML, 0, &set(&[("b.c", "NEW2")])).unwrap();
-    assert_eq!(out, YAML.replace("'BBBB'", "'NEW2'"));
-    let out = splice(YAML, 0, &set(&[("d", "NEW3")])).unwrap();
-    assert_eq!(
-        out,
-        YAML.replace("d: >-\n            DDDD\n            DDDD\n", "d: NEW3\n")
+    assert_splices(
+        YAML,
+        &[
+            (set(&[("a", "NEW1")]), "a: AAAA", "a: NEW1"),
+            (set(&[("b.c", "NEW2")]), "'BBBB'", "'NEW2'"),
+            (
+                set(&[("d", "NEW3")]),
+                "d: >-\n            DDDD\n            DDDD\n",
+                "d: NEW3\n",
+            ),
+        ],
     );
 }
 
 #[test]
 fn yaml_remove_and_add() {
-    let out = splice(YAML, 0, &remove(&["d"])).unwrap();
-    assert_eq!(
-        out,
-        YAML.replace("        d: >-\n            DDDD\n            DDDD\n", "")
-    );
-    let out = splice(YAML, 0, &set(&[("e", "EEEE")])).unwrap();
-    assert_eq!(
-        out,
-        YAML.replace("        f: FFFF\n", "        e: EEEE\n        f: FFFF\n")
+    assert_splices(
+        YAML,
+        &[
+            (
+                remove(&["d"]),
+                "        d: >-\n            DDDD\n            DDDD\n",
+                "",
+            ),
+            (
+                set(&[("e", "EEEE")]),
+                "        f: FFFF\n",
+                "        e: EEEE\n        f: FFFF\n",
+            ),
+        ],
     );
     let out = splice(YAML, 0, &set(&[("zz", "ZZZZ"), ("true", "TTTT")])).unwrap();
     assert!(
@@ -83,25 +104,24 @@ const JSON: &str = "{\n  \"kind\": \"SealedSecret\",\n  \"spec\": {\n    \"encry
 
 #[test]
 fn json_replace_remove_add() {
-    let out = splice(JSON, 0, &set(&[("c", "NEW1")])).unwrap();
-    assert_eq!(out, JSON.replace("CCCC", "NEW1"));
-    let out = splice(JSON, 0, &set(&[("b", "BBBB")])).unwrap();
-    assert_eq!(
-        out,
-        JSON.replace(
-            "\"AAAA\",\n      \"c\"",
-            "\"AAAA\",\n      \"b\": \"BBBB\",\n      \"c\""
-        )
+    assert_splices(
+        JSON,
+        &[
+            (set(&[("c", "NEW1")]), "CCCC", "NEW1"),
+            (
+                set(&[("b", "BBBB")]),
+                "\"AAAA\",\n      \"c\"",
+                "\"AAAA\",\n      \"b\": \"BBBB\",\n      \"c\"",
+            ),
+            (
+                set(&[("d", "DDDD")]),
+                "\"CCCC\"\n",
+                "\"CCCC\",\n      \"d\": \"DDDD\"\n",
+            ),
+            (remove(&["a"]), "\"a\": \"AAAA\",\n      ", ""),
+            (remove(&["c"]), ",\n      \"c\": \"CCCC\"", ""),
+        ],
     );
-    let out = splice(JSON, 0, &set(&[("d", "DDDD")])).unwrap();
-    assert_eq!(
-        out,
-        JSON.replace("\"CCCC\"\n", "\"CCCC\",\n      \"d\": \"DDDD\"\n")
-    );
-    let out = splice(JSON, 0, &remove(&["a"])).unwrap();
-    assert_eq!(out, JSON.replace("\"a\": \"AAAA\",\n      ", ""));
-    let out = splice(JSON, 0, &remove(&["c"])).unwrap();
-    assert_eq!(out, JSON.replace(",\n      \"c\": \"CCCC\"", ""));
     let out = splice(JSON, 1, &remove(&["x"])).unwrap();
     assert!(out.ends_with("{\"encryptedData\":{}}}\n"), "{out}");
     let out = splice(&out, 1, &set(&[("y", "YYYY")])).unwrap();

@@ -8,6 +8,47 @@ fn sealed(v: serde_json::Value, key: &PrivateKey) -> SealedSecret {
     seal(input, &key.public_key(), &SealOptions::default()).unwrap()
 }
 
+/// A Secret `s` in namespace `ns` holding `items` (as `stringData`), sealed for `key`.
+fn sealed_items(items: &[(&str, &str)], key: &PrivateKey) -> SealedSecret {
+    let items: serde_json::Map<String, serde_json::Value> = items
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    sealed(
+        json!({"metadata": {"name": "s", "namespace": "ns"}, "stringData": items}),
+        key,
+    )
+}
+
+/// Unseals `ss` with `key` alone and the default options.
+fn unseal_one(ss: &SealedSecret, key: &PrivateKey) -> Result<Unsealed, UnsealError> {
+    unseal(ss, std::slice::from_ref(key), UnsealOptions::default())
+}
+
+/// The probes of an oracle attack on `ss` (whose `password` starts with "h"): two copies whose
+/// `template.data` fails iff the plaintext starts with "h", resp. "z". Checks that [`unseal`],
+/// which renders templates, tells them apart, so that a check answering the same for both is
+/// shown not to evaluate templates over the plaintext.
+#[track_caller]
+pub(crate) fn oracle_probes(ss: &SealedSecret, keys: &[PrivateKey]) -> [SealedSecret; 2] {
+    let probes = ["h", "z"].map(|prefix| {
+        let mut probe = ss.clone();
+        probe.spec.template.data = Some(
+            [(
+                "x".to_string(),
+                format!(
+                    "{{{{ if hasPrefix \"{prefix}\" .password }}}}{{{{ fail \"x\" }}}}{{{{ end }}}}"
+                ),
+            )]
+            .into(),
+        );
+        probe
+    });
+    assert!(unseal(&probes[0], keys, UnsealOptions::default()).is_err());
+    assert!(unseal(&probes[1], keys, UnsealOptions::default()).is_ok());
+    probes
+}
+
 #[test]
 fn round_trip_with_template_metadata_and_owner() {
     let key = test_key(Backend::AwsLc);
@@ -18,7 +59,7 @@ fn round_trip_with_template_metadata_and_owner() {
         &key,
     );
     ss.metadata.uid = Some("uid-1".into());
-    let out = unseal(&ss, std::slice::from_ref(&key), UnsealOptions::default()).unwrap();
+    let out = unseal_one(&ss, &key).unwrap();
     let s = &out.secret;
     assert_eq!(s.data.as_ref().unwrap()["pw"].0, b"hunter2");
     assert_eq!(s.metadata.labels.as_ref().unwrap()["a"], "b");
@@ -32,23 +73,15 @@ fn round_trip_with_template_metadata_and_owner() {
 #[test]
 fn wrong_name_namespace_or_scope_fails_and_names_items() {
     let key = test_key(Backend::AwsLc);
-    let ss = sealed(
-        json!({"metadata": {"name": "s", "namespace": "ns"}, "stringData": {"b": "1", "a": "2"}}),
-        &key,
-    );
+    let ss = sealed_items(&[("b", "1"), ("a", "2")], &key);
     let mut renamed = ss.clone();
     renamed.metadata.name = Some("other".into());
-    let err = unseal(
-        &renamed,
-        std::slice::from_ref(&key),
-        UnsealOptions::default(),
-    )
-    .unwrap_err();
+    let err = unseal_one(&renamed, &key).unwrap_err();
     assert_eq!(err.to_string(), "no key could decrypt secret (a, b)");
     assert!(err.is_decrypt_only());
     let mut moved = ss.clone();
     moved.metadata.namespace = Some("elsewhere".into());
-    assert!(unseal(&moved, std::slice::from_ref(&key), UnsealOptions::default()).is_err());
+    assert!(unseal_one(&moved, &key).is_err());
     let mut widened = ss;
     widened.metadata.annotations = Some(
         [(
@@ -57,26 +90,16 @@ fn wrong_name_namespace_or_scope_fails_and_names_items() {
         )]
         .into(),
     );
-    assert!(
-        unseal(
-            &widened,
-            std::slice::from_ref(&key),
-            UnsealOptions::default()
-        )
-        .is_err()
-    );
+    assert!(unseal_one(&widened, &key).is_err());
 }
 
 #[test]
 fn bad_base64_and_wrong_key_reported_per_item() {
     let key = test_key(Backend::AwsLc);
     let other = test_key_2048();
-    let mut ss = sealed(
-        json!({"metadata": {"name": "s", "namespace": "ns"}, "stringData": {"good": "x"}}),
-        &key,
-    );
+    let mut ss = sealed_items(&[("good", "x")], &key);
     ss.spec.encrypted_data.insert("bad".into(), "%%%".into());
-    let err = unseal(&ss, std::slice::from_ref(&other), UnsealOptions::default()).unwrap_err();
+    let err = unseal_one(&ss, &other).unwrap_err();
     assert_eq!(
         err.to_string(),
         "illegal base64 data (bad), no key could decrypt secret (good)"
@@ -88,10 +111,7 @@ fn bad_base64_and_wrong_key_reported_per_item() {
 fn preferred_key_is_reused() {
     let a = test_key(Backend::AwsLc);
     let b = test_key_2048();
-    let ss = sealed(
-        json!({"metadata": {"name": "s", "namespace": "ns"}, "stringData": {"x": "1", "y": "2", "z": "3"}}),
-        &a,
-    );
+    let ss = sealed_items(&[("x", "1"), ("y", "2"), ("z", "3")], &a);
     let out = unseal(&ss, &[b, a], UnsealOptions::default()).unwrap();
     assert_eq!(out.keys_used, vec![1, 1, 1]);
 }
@@ -100,14 +120,8 @@ fn preferred_key_is_reused() {
 fn every_item_reports_the_key_that_opened_it() {
     let a = test_key(Backend::AwsLc);
     let b = test_key_2048();
-    let from_a = sealed(
-        json!({"metadata": {"name": "s", "namespace": "ns"}, "stringData": {"x": "1", "w": "0"}}),
-        &a,
-    );
-    let mut mixed = sealed(
-        json!({"metadata": {"name": "s", "namespace": "ns"}, "stringData": {"y": "2", "z": "3"}}),
-        &b,
-    );
+    let from_a = sealed_items(&[("x", "1"), ("w", "0")], &a);
+    let mut mixed = sealed_items(&[("y", "2"), ("z", "3")], &b);
     mixed.spec.encrypted_data.extend(from_a.spec.encrypted_data);
     // b first: the items sealed with a must still be credited to a, not to the last key.
     let out = unseal(&mixed, &[b.clone(), a.clone()], UnsealOptions::default()).unwrap();
@@ -137,54 +151,16 @@ fn every_item_reports_the_key_that_opened_it() {
 #[test]
 fn verify_never_evaluates_templates_over_plaintext() {
     let key = test_key(Backend::AwsLc);
-    let mut ss = sealed(
-        json!({"metadata": {"name": "s", "namespace": "ns"}, "stringData": {"password": "hunter2"}}),
-        &key,
-    );
-    // The oracle probe: a template that fails iff the secret starts with a given prefix.
-    let probe = |prefix: &str| {
-        let mut probe = ss.clone();
-        probe.spec.template.data = Some(
-            [(
-                "x".to_string(),
-                format!(
-                    "{{{{ if hasPrefix \"{prefix}\" .password }}}}{{{{ fail \"x\" }}}}{{{{ end }}}}"
-                ),
-            )]
-            .into(),
-        );
-        probe
-    };
-    // unseal (the reconcile path) does render it, so the probe is a real one...
-    assert!(
-        unseal(
-            &probe("h"),
-            std::slice::from_ref(&key),
-            UnsealOptions::default()
-        )
-        .is_err()
-    );
-    assert!(
-        unseal(
-            &probe("z"),
-            std::slice::from_ref(&key),
-            UnsealOptions::default()
-        )
-        .is_ok()
-    );
+    let mut ss = sealed_items(&[("password", "hunter2")], &key);
+    // unseal (the reconcile path) does render templates, so the probes are real ones...
+    let [h, z] = oracle_probes(&ss, std::slice::from_ref(&key));
     // ...but verify answers the same for both prefixes.
-    let h = verify(
-        &probe("h"),
-        std::slice::from_ref(&key),
-        UnsealOptions::default(),
-    );
-    let z = verify(
-        &probe("z"),
-        std::slice::from_ref(&key),
-        UnsealOptions::default(),
-    );
-    assert_eq!(h, Ok(vec![0]));
-    assert_eq!(z, Ok(vec![0]));
+    for probe in [h, z] {
+        assert_eq!(
+            verify(&probe, std::slice::from_ref(&key), UnsealOptions::default()),
+            Ok(vec![0])
+        );
+    }
     // A template that does not even parse does not change verify's answer either.
     ss.spec.template.data = Some([("x".to_string(), "{{ nope".to_string())].into());
     assert_eq!(
@@ -200,10 +176,7 @@ fn verify_never_evaluates_templates_over_plaintext() {
 #[test]
 fn all_template_entries_share_one_budget() {
     let key = test_key(Backend::AwsLc);
-    let mut ss = sealed(
-        json!({"metadata": {"name": "s", "namespace": "ns"}, "stringData": {"pw": "hunter2"}}),
-        &key,
-    );
+    let mut ss = sealed_items(&[("pw", "hunter2")], &key);
     let opts = UnsealOptions {
         template_limits: gotemplate::Limits {
             output_bytes: 100,
@@ -238,20 +211,17 @@ fn skip_owner_references() {
         &key,
     );
     ss.metadata.uid = Some("u".into());
-    let out = unseal(&ss, std::slice::from_ref(&key), UnsealOptions::default()).unwrap();
+    let out = unseal_one(&ss, &key).unwrap();
     assert!(out.secret.metadata.owner_references.is_none());
 }
 
 #[test]
 fn legacy_v1_rules() {
     let key = test_key(Backend::AwsLc);
-    let mut ss = sealed(
-        json!({"metadata": {"name": "s", "namespace": "ns"}, "stringData": {"x": "1"}}),
-        &key,
-    );
+    let mut ss = sealed_items(&[("x", "1")], &key);
     ss.spec.data = Some(ByteString(vec![1, 2, 3]));
     assert_eq!(
-        unseal(&ss, std::slice::from_ref(&key), UnsealOptions::default()).unwrap_err(),
+        unseal_one(&ss, &key).unwrap_err(),
         UnsealError::BothDataFields
     );
     assert_eq!(
@@ -276,11 +246,11 @@ fn legacy_v1_rules() {
     .unwrap();
     ss.spec.encrypted_data.clear();
     ss.spec.data = Some(ByteString(blob));
-    let out = unseal(&ss, std::slice::from_ref(&key), UnsealOptions::default()).unwrap();
+    let out = unseal_one(&ss, &key).unwrap();
     assert_eq!(out.secret.data.as_ref().unwrap()["foo"].0, b"bar");
     // Sealed for another key: only a decryption failure (what key rotation can fix).
     let other = test_key_2048();
-    let err = unseal(&ss, std::slice::from_ref(&other), UnsealOptions::default()).unwrap_err();
+    let err = unseal_one(&ss, &other).unwrap_err();
     assert_eq!(err, UnsealError::DeprecatedDataDecrypt);
     assert!(err.is_decrypt_only());
     assert!(!UnsealError::BothDataFields.is_decrypt_only());
@@ -289,10 +259,7 @@ fn legacy_v1_rules() {
 #[test]
 fn verify_applies_the_legacy_v1_rules_like_unseal() {
     let key = test_key(Backend::AwsLc);
-    let mut ss = sealed(
-        json!({"metadata": {"name": "s", "namespace": "ns"}, "stringData": {"x": "1"}}),
-        &key,
-    );
+    let mut ss = sealed_items(&[("x", "1")], &key);
     let keys = std::slice::from_ref(&key);
     let strict = UnsealOptions {
         accept_deprecated_v1_data: false,
@@ -325,7 +292,7 @@ fn unsealed_debug_names_items_never_values() {
         json!({"metadata": {"name": "db", "namespace": "ns"}, "stringData": {"password": "hunter2"}}),
         &key,
     );
-    let out = unseal(&ss, std::slice::from_ref(&key), UnsealOptions::default()).unwrap();
+    let out = unseal_one(&ss, &key).unwrap();
     let shown = format!("{out:?}");
     assert!(
         shown.contains("db") && shown.contains("password"),
@@ -337,11 +304,8 @@ fn unsealed_debug_names_items_never_values() {
 #[test]
 fn take_secret_hands_over_the_secret_and_wipe_clears_every_value() {
     let key = test_key(Backend::AwsLc);
-    let ss = sealed(
-        json!({"metadata": {"name": "s", "namespace": "ns"}, "stringData": {"a": "xyz", "b": "12"}}),
-        &key,
-    );
-    let out = unseal(&ss, std::slice::from_ref(&key), UnsealOptions::default()).unwrap();
+    let ss = sealed_items(&[("a", "xyz"), ("b", "12")], &key);
+    let out = unseal_one(&ss, &key).unwrap();
     let mut secret = out.take_secret();
     assert_eq!(secret.metadata.name.as_deref(), Some("s"));
     assert_eq!(secret.data.as_ref().unwrap()["a"].0, b"xyz");

@@ -5,7 +5,7 @@ use crate::MAX_STRING_BYTES;
 use crate::call::{Cx, FuncDef, Kind, Ty};
 use crate::cost;
 use crate::fmt::quote_str;
-use crate::node::{Arg, CommandNode, NumberNode, PipeNode};
+use crate::node::{Arg, CommandNode, GoString, NumberNode, PipeNode};
 use crate::value::{Value, is_true, type_name};
 
 impl<'t> State<'t> {

@@ -9,7 +9,7 @@ use zeroize::Zeroize;
 
 use super::budget::{Budget, Limit, Limits};
 use super::fmt::{quote_str, sprint_value};
-use super::node::{Arg, BranchNode, CommandNode, ListNode, Node, PipeNode};
+use super::node::{Arg, BranchNode, CommandNode, GoString, ListNode, Node, PipeNode};
 use super::value::{Heap, Value, is_true, type_name};
 use super::{Location, MAX_NESTING_DEPTH, MAX_TEMPLATE_DEPTH, TemplateError};
 

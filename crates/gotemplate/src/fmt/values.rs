@@ -55,30 +55,25 @@ impl Printer<'_> {
             Value::Float(f) => self.fmt_float(*f, verb, v),
             Value::Str(s) => self.fmt_string(s, verb, v),
             Value::List(l) => {
-                if self.f.sharp_v {
+                // `%#v` writes the type and `{a, b}` (Go syntax), the other verbs `[a b]`.
+                let (open, sep, close) = if self.f.sharp_v {
                     self.buf.push_str(type_name(v));
                     if l.is_nil {
                         self.buf.push_str("(nil)");
                         return Ok(());
                     }
-                    self.buf.push('{');
-                    for (i, item) in l.items.iter().enumerate() {
-                        if i > 0 {
-                            self.buf.push_str(", ");
-                        }
-                        self.print_elem(item, l.elem == ElemType::Any, verb, depth + 1)?;
-                    }
-                    self.buf.push('}');
+                    ('{', ", ", '}')
                 } else {
-                    self.buf.push('[');
-                    for (i, item) in l.items.iter().enumerate() {
-                        if i > 0 {
-                            self.buf.push(' ');
-                        }
-                        self.print_elem(item, l.elem == ElemType::Any, verb, depth + 1)?;
+                    ('[', " ", ']')
+                };
+                self.buf.push(open);
+                for (i, item) in l.items.iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push_str(sep);
                     }
-                    self.buf.push(']');
+                    self.print_elem(item, l.elem == ElemType::Any, verb, depth + 1)?;
                 }
+                self.buf.push(close);
             }
             Value::Map(id) => {
                 let entries = self.heap.entries(*id);

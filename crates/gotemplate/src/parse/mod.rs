@@ -8,7 +8,7 @@ use super::MAX_NESTING_DEPTH;
 use super::TemplateError;
 use super::fmt::quote_str;
 use super::lex::{Item, ItemType, Lexer};
-use super::node::{BranchNode, ListNode, Node, Pos};
+use super::node::{BranchNode, GoString, ListNode, Node, Pos};
 use super::number;
 use super::table;
 

@@ -4,7 +4,7 @@ use super::{PResult, ParseFailure, Parser};
 use crate::MAX_NESTING_DEPTH;
 use crate::fmt::quote_str;
 use crate::lex::ItemType;
-use crate::node::{Arg, CommandNode, PipeNode, Pos, VariableNode};
+use crate::node::{Arg, CommandNode, GoString, PipeNode, Pos, VariableNode};
 use crate::number;
 use crate::table;
 

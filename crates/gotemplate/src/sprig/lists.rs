@@ -1,4 +1,7 @@
 //! Sprig's list functions (`list`, `append`, `first`, `uniq`, `slice`, `chunk` ...).
+//!
+//! Sprig's `mustX` variants return as an error what `X` panics with; a panic and an error
+//! surface as the same template error here, so the table maps both names to one function.
 
 use crate::MAX_LIST_LEN;
 use crate::call::{Cx, arg, i_arg, over_budget};
@@ -45,10 +48,6 @@ pub(crate) fn push(_: &mut Cx<'_>, a: &[Value]) -> R {
     Ok(Value::list(ElemType::Any, items))
 }
 
-pub(crate) fn must_push(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    push(cx, a)
-}
-
 pub(crate) fn prepend(_: &mut Cx<'_>, a: &[Value]) -> R {
     let l = as_list(arg(a, 0), "prepend")?;
     let mut items = vec![normalize_nil(arg(a, 1))];
@@ -56,26 +55,14 @@ pub(crate) fn prepend(_: &mut Cx<'_>, a: &[Value]) -> R {
     Ok(Value::list(ElemType::Any, items))
 }
 
-pub(crate) fn must_prepend(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    prepend(cx, a)
-}
-
 pub(crate) fn first(_: &mut Cx<'_>, a: &[Value]) -> R {
     let l = as_list(arg(a, 0), "find first")?;
     Ok(l.items.first().map_or(Value::Nil, normalize_nil))
 }
 
-pub(crate) fn must_first(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    first(cx, a)
-}
-
 pub(crate) fn last(_: &mut Cx<'_>, a: &[Value]) -> R {
     let l = as_list(arg(a, 0), "find last")?;
     Ok(l.items.last().map_or(Value::Nil, normalize_nil))
-}
-
-pub(crate) fn must_last(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    last(cx, a)
 }
 
 pub(crate) fn rest(_: &mut Cx<'_>, a: &[Value]) -> R {
@@ -89,10 +76,6 @@ pub(crate) fn rest(_: &mut Cx<'_>, a: &[Value]) -> R {
     ))
 }
 
-pub(crate) fn must_rest(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    rest(cx, a)
-}
-
 pub(crate) fn initial(_: &mut Cx<'_>, a: &[Value]) -> R {
     let l = as_list(arg(a, 0), "find initial")?;
     if l.items.is_empty() {
@@ -103,19 +86,11 @@ pub(crate) fn initial(_: &mut Cx<'_>, a: &[Value]) -> R {
     Ok(Value::list(ElemType::Any, items))
 }
 
-pub(crate) fn must_initial(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    initial(cx, a)
-}
-
 pub(crate) fn reverse(_: &mut Cx<'_>, a: &[Value]) -> R {
     let l = as_list(arg(a, 0), "find reverse")?;
     let mut items = items_of(l);
     items.reverse();
     Ok(Value::list(ElemType::Any, items))
-}
-
-pub(crate) fn must_reverse(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    reverse(cx, a)
 }
 
 pub(crate) fn compact(cx: &mut Cx<'_>, a: &[Value]) -> R {
@@ -127,10 +102,6 @@ pub(crate) fn compact(cx: &mut Cx<'_>, a: &[Value]) -> R {
     Ok(Value::list(ElemType::Any, items))
 }
 
-pub(crate) fn must_compact(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    compact(cx, a)
-}
-
 fn in_list(cx: &Cx<'_>, haystack: &[Value], needle: &Value) -> Result<bool, String> {
     for h in haystack {
         if deep_equal(needle, h, cx.heap, 0).map_err(over_budget)? {
@@ -140,35 +111,27 @@ fn in_list(cx: &Cx<'_>, haystack: &[Value], needle: &Value) -> Result<bool, Stri
     Ok(false)
 }
 
-pub(crate) fn uniq(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    let l = as_list(arg(a, 0), "find uniq")?;
-    let mut dest: Vec<Value> = Vec::new();
+/// The items of `l` that are not in `omit`, or, when `omit` is `None`, not among the items
+/// already kept (the first occurrence of each value: `uniq`).
+fn keep_unless_in(cx: &Cx<'_>, l: &ListVal, omit: Option<&[Value]>) -> R {
+    let mut kept: Vec<Value> = Vec::new();
     for item in items_of(l) {
-        if !in_list(cx, &dest, &item)? {
-            dest.push(item);
+        if !in_list(cx, omit.unwrap_or(&kept), &item)? {
+            kept.push(item);
         }
     }
-    Ok(Value::list(ElemType::Any, dest))
+    Ok(Value::list(ElemType::Any, kept))
 }
 
-pub(crate) fn must_uniq(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    uniq(cx, a)
+pub(crate) fn uniq(cx: &mut Cx<'_>, a: &[Value]) -> R {
+    let l = as_list(arg(a, 0), "find uniq")?;
+    keep_unless_in(cx, l, None)
 }
 
 pub(crate) fn without(cx: &mut Cx<'_>, a: &[Value]) -> R {
     let l = as_list(arg(a, 0), "find without")?;
     let omit: Vec<Value> = a.iter().skip(1).map(normalize_nil).collect();
-    let mut res = Vec::new();
-    for item in items_of(l) {
-        if !in_list(cx, &omit, &item)? {
-            res.push(item);
-        }
-    }
-    Ok(Value::list(ElemType::Any, res))
-}
-
-pub(crate) fn must_without(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    without(cx, a)
+    keep_unless_in(cx, l, Some(&omit))
 }
 
 pub(crate) fn has(cx: &mut Cx<'_>, a: &[Value]) -> R {
@@ -179,10 +142,6 @@ pub(crate) fn has(cx: &mut Cx<'_>, a: &[Value]) -> R {
     let l = as_list(haystack, "find has")?;
     let needle = normalize_nil(arg(a, 0));
     in_list(cx, &items_of(l), &needle).map(Value::Bool)
-}
-
-pub(crate) fn must_has(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    has(cx, a)
 }
 
 pub(crate) fn slice(_: &mut Cx<'_>, a: &[Value]) -> R {
@@ -208,10 +167,6 @@ pub(crate) fn slice(_: &mut Cx<'_>, a: &[Value]) -> R {
     }
     let items: Vec<Value> = l.items[start as usize..end as usize].to_vec();
     Ok(Value::List(ListVal::new(l.elem, items, false)))
-}
-
-pub(crate) fn must_slice(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    slice(cx, a)
 }
 
 pub(crate) fn concat(_: &mut Cx<'_>, a: &[Value]) -> R {
@@ -270,8 +225,4 @@ pub(crate) fn chunk(_: &mut Cx<'_>, a: &[Value]) -> R {
         out.push(Value::list(ElemType::Any, part));
     }
     Ok(Value::list(ElemType::AnyList, out))
-}
-
-pub(crate) fn must_chunk(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    chunk(cx, a)
 }

@@ -122,6 +122,11 @@ fn must_compile_arg(cx: &Cx<'_>, a: &[Value]) -> Result<Regex, String> {
     compile_arg(cx, a).map_err(|e| format!("regexp: Compile: {e}"))
 }
 
+/// How a function compiles its pattern (argument 0): the `must*` functions return the error
+/// of [`compile_arg`], the others fail with Go's `MustCompile` panic ([`must_compile_arg`]).
+/// Otherwise the two variants of each function are the same.
+type CompileArg = fn(&Cx<'_>, &[Value]) -> Result<Regex, String>;
+
 /// Go's `allMatches` iteration (empty matches abutting a previous match
 /// are skipped). `n < 0` means no limit.
 /// Every accepted match is charged to the allocation budget (the pair and
@@ -167,11 +172,13 @@ pub(crate) fn must_regex_match(cx: &mut Cx<'_>, a: &[Value]) -> R {
     Ok(Value::Bool(re.is_match(s_arg(a, 1))))
 }
 
-fn find_all(re: &Regex, s: &str, n: i64, meter: &Meter) -> R {
+fn find_all(cx: &mut Cx<'_>, a: &[Value], compile: CompileArg) -> R {
+    let re = compile(cx, a)?;
+    let (s, n) = (s_arg(a, 1), i_arg(a, 2));
     if n == 0 {
         return Ok(Value::nil_list(ElemType::Str));
     }
-    let found: Vec<String> = all_matches(re, s, n, meter)?
+    let found: Vec<String> = all_matches(&re, s, n, &cx.heap.meter)?
         .into_iter()
         .map(|(a, b)| s[a..b].to_string())
         .collect();
@@ -182,27 +189,26 @@ fn find_all(re: &Regex, s: &str, n: i64, meter: &Meter) -> R {
 }
 
 pub(crate) fn regex_find_all(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    let re = must_compile_arg(cx, a)?;
-    find_all(&re, s_arg(a, 1), i_arg(a, 2), &cx.heap.meter)
+    find_all(cx, a, must_compile_arg)
 }
 
 pub(crate) fn must_regex_find_all(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    let re = compile_arg(cx, a)?;
-    find_all(&re, s_arg(a, 1), i_arg(a, 2), &cx.heap.meter)
+    find_all(cx, a, compile_arg)
+}
+
+fn find(cx: &mut Cx<'_>, a: &[Value], compile: CompileArg) -> R {
+    let re = compile(cx, a)?;
+    let found = re.find(s_arg(a, 1)).map_or("", |m| m.as_str());
+    cx.alloc(found.len())?;
+    Ok(Value::str(found))
 }
 
 pub(crate) fn regex_find(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    let re = must_compile_arg(cx, a)?;
-    let found = re.find(s_arg(a, 1)).map_or("", |m| m.as_str());
-    cx.alloc(found.len())?;
-    Ok(Value::str(found))
+    find(cx, a, must_compile_arg)
 }
 
 pub(crate) fn must_regex_find(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    let re = compile_arg(cx, a)?;
-    let found = re.find(s_arg(a, 1)).map_or("", |m| m.as_str());
-    cx.alloc(found.len())?;
-    Ok(Value::str(found))
+    find(cx, a, compile_arg)
 }
 
 /// Go's `Regexp.Expand` template expansion.
@@ -307,24 +313,26 @@ fn replace_all(
     Ok(buf)
 }
 
+/// `regexReplaceAll` (`literal` false: `$1` expands) and `regexReplaceAllLiteral`.
+fn replace(cx: &mut Cx<'_>, a: &[Value], literal: bool, compile: CompileArg) -> R {
+    let re = compile(cx, a)?;
+    replace_all(&re, s_arg(a, 1), s_arg(a, 2), literal, &cx.heap.meter).map(Value::str)
+}
+
 pub(crate) fn regex_replace_all(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    let re = must_compile_arg(cx, a)?;
-    replace_all(&re, s_arg(a, 1), s_arg(a, 2), false, &cx.heap.meter).map(Value::str)
+    replace(cx, a, false, must_compile_arg)
 }
 
 pub(crate) fn must_regex_replace_all(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    let re = compile_arg(cx, a)?;
-    replace_all(&re, s_arg(a, 1), s_arg(a, 2), false, &cx.heap.meter).map(Value::str)
+    replace(cx, a, false, compile_arg)
 }
 
 pub(crate) fn regex_replace_all_literal(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    let re = must_compile_arg(cx, a)?;
-    replace_all(&re, s_arg(a, 1), s_arg(a, 2), true, &cx.heap.meter).map(Value::str)
+    replace(cx, a, true, must_compile_arg)
 }
 
 pub(crate) fn must_regex_replace_all_literal(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    let re = compile_arg(cx, a)?;
-    replace_all(&re, s_arg(a, 1), s_arg(a, 2), true, &cx.heap.meter).map(Value::str)
+    replace(cx, a, true, compile_arg)
 }
 
 /// Go's `Regexp.Split`.
@@ -356,14 +364,17 @@ fn go_regex_split(re: &Regex, s: &str, n: i64, meter: &Meter) -> R {
     Ok(Value::str_list(strings))
 }
 
-pub(crate) fn regex_split(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    let re = must_compile_arg(cx, a)?;
+fn split(cx: &mut Cx<'_>, a: &[Value], compile: CompileArg) -> R {
+    let re = compile(cx, a)?;
     go_regex_split(&re, s_arg(a, 1), i_arg(a, 2), &cx.heap.meter)
 }
 
+pub(crate) fn regex_split(cx: &mut Cx<'_>, a: &[Value]) -> R {
+    split(cx, a, must_compile_arg)
+}
+
 pub(crate) fn must_regex_split(cx: &mut Cx<'_>, a: &[Value]) -> R {
-    let re = compile_arg(cx, a)?;
-    go_regex_split(&re, s_arg(a, 1), i_arg(a, 2), &cx.heap.meter)
+    split(cx, a, compile_arg)
 }
 
 pub(crate) fn regex_quote_meta(_: &mut Cx<'_>, a: &[Value]) -> R {

@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use assert_cmd::Command;
+use assert_cmd::assert::Assert;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -212,6 +213,13 @@ impl Sandbox {
     }
 }
 
+/// Runs `cmd`: it must fail, and its stderr hold `text`. The assertion, for more checks.
+pub fn fails_saying(cmd: &mut Command, text: &str) -> Assert {
+    cmd.assert()
+        .failure()
+        .stderr(predicates::str::contains(text))
+}
+
 pub fn stdout_of(cmd: &mut Command) -> Vec<u8> {
     cmd.assert().success().get_output().stdout.clone()
 }
@@ -344,6 +352,13 @@ pub fn assert_seal_fails(
     secrets: &[&str],
 ) -> String {
     assert_fails(sb, || sb.seal(args), Some(stdin), expect, secrets)
+}
+
+/// [`assert_fails`] for a command sealing the usual input, `secret("app", Some("prod"))`:
+/// stderr holds every `expect` and none of its plaintexts.
+pub fn assert_fails_sealing(sb: &Sandbox, make: impl Fn() -> Command, expect: &[&str]) -> String {
+    let input = secret("app", Some("prod")).to_string();
+    assert_fails(sb, make, Some(input.as_bytes()), expect, &[])
 }
 
 /// Seals `secret("app", "prod")` with `args` into `name`.
