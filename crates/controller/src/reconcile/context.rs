@@ -2,7 +2,7 @@
 //! one running reconcile per object, the CPU permits for RSA work, the fence and the keys.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::reflector::ObjectRef;
@@ -119,30 +119,19 @@ impl Context {
         self
     }
 
-    pub(super) fn synced(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<SealedSecret>, SyncRecord>> {
-        self.synced
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub(super) fn synced(&self) -> MutexGuard<'_, HashMap<ObjectRef<SealedSecret>, SyncRecord>> {
+        locked(&self.synced)
     }
 
-    pub(super) fn retries(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<SealedSecret>, u32>> {
-        self.retries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub(super) fn retries(&self) -> MutexGuard<'_, HashMap<ObjectRef<SealedSecret>, u32>> {
+        locked(&self.retries)
     }
 
     /// Waits until no other reconcile of the object runs, and holds that until the guard is
     /// dropped.
     pub async fn lock(&self, r: ObjectRef<SealedSecret>) -> ObjectLock<'_> {
         let slot = {
-            let mut running = self
-                .running
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut running = locked(&self.running);
             running.entry(r.clone()).or_default().clone()
         };
         let guard = slot.clone().lock_owned().await;
@@ -242,6 +231,12 @@ impl Context {
     }
 }
 
+/// A lock on shared state; a panic elsewhere while holding it leaves the data usable (each
+/// map entry is written whole).
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub(super) fn instance_label(ss: &SealedSecret) -> String {
     ss.labels()
         .get(sealed_secrets_core::reconcile::INSTANCE_LABEL)
@@ -282,11 +277,7 @@ pub struct ObjectLock<'a> {
 impl Drop for ObjectLock<'_> {
     fn drop(&mut self) {
         drop(self.guard.take());
-        let mut running = self
-            .ctx
-            .running
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut running = locked(&self.ctx.running);
         // Ours and the map's are the only handles left: nobody waits, forget the entry.
         if Arc::strong_count(&self.slot) == 2 {
             running.remove(&self.r);
