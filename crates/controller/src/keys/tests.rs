@@ -92,6 +92,58 @@ fn load_order_dedup_and_errors() {
 }
 
 #[test]
+fn notifies_exactly_when_the_key_set_changes() {
+    let reg = KeyRegistry::new(KeyOrderPriority::CertNotBefore);
+    let (a, b, c) = (
+        key_secret("a", "1", 2048),
+        key_secret("b", "1", 2048),
+        key_secret("c", "1", 2048),
+    );
+    let names = || {
+        let mut n: Vec<String> = reg
+            .snapshot()
+            .iter()
+            .map(|e| e.secret_name.clone())
+            .collect();
+        n.sort();
+        n
+    };
+    let mut rx = reg.subscribe();
+    reg.replace_from_secrets(&[a.clone(), b.clone()]);
+    assert!(rx.has_changed().unwrap(), "keys loaded");
+    rx.borrow_and_update();
+    // The same Secrets again (same resourceVersions): the same entries, no notification,
+    // so nothing failed is retried for nothing.
+    reg.replace_from_secrets(&[a.clone(), b.clone()]);
+    assert!(!rx.has_changed().unwrap(), "nothing changed");
+    // As many keys as before, one of them another: a change.
+    reg.replace_from_secrets(&[a.clone(), c.clone()]);
+    assert!(rx.has_changed().unwrap(), "b replaced by c");
+    rx.borrow_and_update();
+    // One key fewer: a change.
+    reg.replace_from_secrets(std::slice::from_ref(&a));
+    assert!(rx.has_changed().unwrap(), "c removed");
+    rx.borrow_and_update();
+
+    // insert() adds a key beside the others…
+    reg.insert(parse_key_secret(&b).unwrap());
+    assert_eq!(names(), ["a", "b"]);
+    assert!(rx.has_changed().unwrap(), "b inserted");
+    // …and replaces the entry of the same Secret name.
+    let b2 = key_secret("b", "2", 2048);
+    let b2_fingerprint = parse_key_secret(&b2).unwrap().key.fingerprint().to_string();
+    reg.insert(parse_key_secret(&b2).unwrap());
+    assert_eq!(names(), ["a", "b"]);
+    let b_now = reg
+        .snapshot()
+        .iter()
+        .find(|e| e.secret_name == "b")
+        .cloned()
+        .unwrap();
+    assert_eq!(b_now.key.fingerprint(), b2_fingerprint);
+}
+
+#[test]
 fn trial_order_prefers_used_keys() {
     let reg = KeyRegistry::new(KeyOrderPriority::CertNotBefore);
     reg.replace_from_secrets(&[key_secret("a", "1", 2048), key_secret("b", "1", 2048)]);
