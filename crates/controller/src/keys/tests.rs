@@ -111,7 +111,8 @@ fn notifies_exactly_when_the_key_set_changes() {
     let mut rx = reg.subscribe();
     reg.replace_from_secrets(&[a.clone(), b.clone()]);
     assert!(rx.has_changed().unwrap(), "keys loaded");
-    rx.borrow_and_update();
+    // The value counts the changes.
+    assert_eq!(*rx.borrow_and_update(), 1);
     // The same Secrets again (same resourceVersions): the same entries, no notification,
     // so nothing failed is retried for nothing.
     reg.replace_from_secrets(&[a.clone(), b.clone()]);
@@ -119,11 +120,11 @@ fn notifies_exactly_when_the_key_set_changes() {
     // As many keys as before, one of them another: a change.
     reg.replace_from_secrets(&[a.clone(), c.clone()]);
     assert!(rx.has_changed().unwrap(), "b replaced by c");
-    rx.borrow_and_update();
+    assert_eq!(*rx.borrow_and_update(), 2);
     // One key fewer: a change.
     reg.replace_from_secrets(std::slice::from_ref(&a));
     assert!(rx.has_changed().unwrap(), "c removed");
-    rx.borrow_and_update();
+    assert_eq!(*rx.borrow_and_update(), 3);
 
     // insert() adds a key beside the others…
     reg.insert(parse_key_secret(&b).unwrap());
