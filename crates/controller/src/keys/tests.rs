@@ -206,3 +206,86 @@ fn cutoff_and_renewal() {
         Some(now + Duration::from_secs(10))
     );
 }
+
+#[test]
+fn a_new_key_secret_is_what_the_key_watch_loads() {
+    let labels = BTreeMap::from([("team".to_string(), "a".to_string())]);
+    let annotations = BTreeMap::from([("note".to_string(), "b".to_string())]);
+    let (secret, entry) = new_key_secret(
+        "ks",
+        "sealed-secrets-key",
+        2048,
+        "cn",
+        Duration::from_secs(3600),
+        &labels,
+        &annotations,
+    )
+    .unwrap();
+    let meta = &secret.metadata;
+    assert_eq!(meta.generate_name.as_deref(), Some("sealed-secrets-key"));
+    assert_eq!(meta.namespace.as_deref(), Some("ks"));
+    let l = meta.labels.as_ref().unwrap();
+    assert_eq!(l.get(SEALING_KEY_LABEL).map(String::as_str), Some("active"));
+    assert_eq!(l.get("team").map(String::as_str), Some("a"));
+    assert_eq!(meta.annotations.as_ref(), Some(&annotations));
+    assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/tls"));
+    let data = secret.data.as_ref().unwrap();
+    assert_eq!(
+        data.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["tls.crt", "tls.key"]
+    );
+    // Read back as the key watch reads it: the same key.
+    let mut named = secret.clone();
+    named.metadata.name = Some("sealed-secrets-keyabcde".into());
+    let loaded = parse_key_secret(&named).unwrap();
+    assert_eq!(loaded.key.fingerprint(), entry.key.fingerprint());
+    assert_eq!(loaded.secret_name, "sealed-secrets-keyabcde");
+    // No annotations asked for: none written.
+    let (plain, _) = new_key_secret(
+        "ks",
+        "k",
+        2048,
+        "cn",
+        Duration::from_secs(3600),
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    assert_eq!(plain.metadata.annotations, None);
+}
+
+#[test]
+fn describe_lists_keys_newest_first_and_marks_the_minimum() {
+    let reg = KeyRegistry::new(KeyOrderPriority::CertNotBefore);
+    let older = key_secret("older", "1", 2048);
+    std::thread::sleep(Duration::from_millis(1100));
+    let newer = key_secret("newer", "1", 2048);
+    reg.replace_from_secrets(&[older, newer]);
+    let snap = reg.snapshot();
+    let unix = |t: SystemTime| {
+        i64::try_from(t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs()).unwrap()
+    };
+
+    let keys = reg.describe(None);
+    let names: Vec<&str> = keys.iter().map(|k| k.secret.as_str()).collect();
+    assert_eq!(names, ["newer", "older"]);
+    assert_eq!(
+        keys.iter().map(|k| k.sealing).collect::<Vec<_>>(),
+        [true, false],
+        "only the newest seals"
+    );
+    for (k, e) in keys.iter().zip(snap.iter()) {
+        assert_eq!(k.fingerprint, e.key.fingerprint());
+        assert_eq!(k.not_before_unix, Some(unix(e.cert.not_before())));
+        assert!(!k.below_minimum);
+    }
+    // A minimum at the newer key's time: the older one is below it, the newer one (exactly
+    // at the minimum) is not.
+    let min = snap[0].cert.not_before();
+    let below: Vec<bool> = reg
+        .describe(Some(min))
+        .iter()
+        .map(|k| k.below_minimum)
+        .collect();
+    assert_eq!(below, [false, true]);
+}
