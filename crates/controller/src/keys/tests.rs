@@ -289,3 +289,30 @@ fn describe_lists_keys_newest_first_and_marks_the_minimum() {
         .collect();
     assert_eq!(below, [false, true]);
 }
+
+#[test]
+fn selector_order_emptiness_usage_and_debug() {
+    assert_eq!(
+        active_selector(),
+        "sealedsecrets.bitnami.com/sealed-secrets-key=active"
+    );
+    let reg = KeyRegistry::new(KeyOrderPriority::SecretCreationTimestamp);
+    assert_eq!(reg.order(), KeyOrderPriority::SecretCreationTimestamp);
+    assert!(reg.is_empty());
+    reg.replace_from_secrets(&[key_secret("a", "1", 2048)]);
+    assert!(!reg.is_empty());
+    let entry = reg.newest().unwrap();
+    let fingerprint = entry.key.fingerprint().to_string();
+    entry.uses.fetch_add(3, Ordering::Relaxed);
+    assert_eq!(
+        reg.usage(),
+        BTreeMap::from([(fingerprint.clone(), ("a".to_string(), 3))])
+    );
+    // Debug names the Secret and the fingerprint, nothing of the key itself.
+    let shown = format!("{entry:?}");
+    assert!(
+        shown.contains("\"a\"") && shown.contains(&fingerprint),
+        "{shown}"
+    );
+    assert!(!shown.contains("PRIVATE"), "{shown}");
+}
