@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use base64::Engine as _;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -409,10 +408,6 @@ pub fn wait_for_next_second(newest: Option<SystemTime>, now: SystemTime) -> Dura
     }
 }
 
-/// The PEM of a Secret's tls.crt (for logs: public data).
-pub fn b64(data: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(data)
-}
 
 #[cfg(test)]
 mod tests;
