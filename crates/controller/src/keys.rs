@@ -408,6 +408,5 @@ pub fn wait_for_next_second(newest: Option<SystemTime>, now: SystemTime) -> Dura
     }
 }
 
-
 #[cfg(test)]
 mod tests;
