@@ -139,127 +139,110 @@ impl Metrics {
             "Build information (revision label); always 1",
             build_info,
         );
-        let unseal_requests = add(
-            &mut r,
-            "unseal_requests",
-            "Total number of sealed secret unseal requests",
-            Counter::default(),
-        );
-        let unseal_errors = add(
-            &mut r,
-            "unseal_errors",
-            "Total number of sealed secret unseal errors by reason",
-            Family::default(),
-        );
-        let condition_info = add(
-            &mut r,
-            "condition_info",
-            "Current SealedSecret condition status. Values are -1 (false), 0 (unknown or absent), 1 (true)",
-            Family::default(),
-        );
-        let http_requests = add(
-            &mut r,
-            "http_requests",
-            "Total number of HTTP requests by path, code and method",
-            Family::default(),
-        );
-        let http_duration = add(
-            &mut r,
-            "http_request_duration_seconds",
-            "HTTP request latencies in seconds",
-            histograms(|| Histogram::new(default_buckets())),
-        );
-        let reconcile_duration = add(
-            &mut r,
-            "reconcile_duration_seconds",
-            "Duration of SealedSecret reconciles by result (success, error, skipped)",
-            histograms(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16))),
-        );
-        let pending = add(
-            &mut r,
-            "pending_sealedsecrets",
-            "SealedSecrets whose current generation has not been reconciled successfully yet (work queue depth)",
-            Gauge::default(),
-        );
-        let in_flight = add(
-            &mut r,
-            "reconciles_in_flight",
-            "Reconciles running right now",
-            Gauge::default(),
-        );
-        let unseals_running = add(
-            &mut r,
-            "unseals_running",
-            "Unseals running right now (bounded by the CPU limit)",
-            Gauge::default(),
-        );
-        let key_items = add(
-            &mut r,
-            "key_unsealed_items",
-            "Items decrypted by each sealing key since the controller started",
-            Family::default(),
-        );
-        let key_sealedsecrets = add(
-            &mut r,
-            "key_sealedsecrets",
-            "SealedSecrets with at least one item that needs each key (every item counted; see README: retiring a key)",
-            Family::default(),
-        );
-        let key_sealedsecret_items = add(
-            &mut r,
-            "key_sealedsecret_items",
-            "Items of SealedSecrets that need each key",
-            Family::default(),
-        );
-        let keys_loaded = add(
-            &mut r,
-            "keys_loaded",
-            "Sealing keys loaded",
-            Gauge::default(),
-        );
-        let key_errors = add(
-            &mut r,
-            "key_load_errors",
-            "Key Secrets that could not be loaded",
-            Counter::default(),
-        );
-        let leader = add(
-            &mut r,
-            "leader",
-            "1 if this replica is the leader (reconciles and manages keys), else 0",
-            Gauge::default(),
-        );
-        let decryptions = add(
-            &mut r,
-            "unseal_decryptions",
-            "SealedSecrets decrypted (at least one RSA operation each)",
-            Counter::default(),
-        );
-        let verified_without_decrypting = add(
-            &mut r,
-            "unseal_verified_without_decryption",
-            "SealedSecrets whose Secret was found in sync by its MAC, without decrypting",
-            Counter::default(),
-        );
         Self {
+            unseal_requests: add(
+                &mut r,
+                "unseal_requests",
+                "Total number of sealed secret unseal requests",
+                Counter::default(),
+            ),
+            unseal_errors: add(
+                &mut r,
+                "unseal_errors",
+                "Total number of sealed secret unseal errors by reason",
+                Family::default(),
+            ),
+            condition_info: add(
+                &mut r,
+                "condition_info",
+                "Current SealedSecret condition status. Values are -1 (false), 0 (unknown or absent), 1 (true)",
+                Family::default(),
+            ),
+            http_requests: add(
+                &mut r,
+                "http_requests",
+                "Total number of HTTP requests by path, code and method",
+                Family::default(),
+            ),
+            http_duration: add(
+                &mut r,
+                "http_request_duration_seconds",
+                "HTTP request latencies in seconds",
+                histograms(|| Histogram::new(default_buckets())),
+            ),
+            reconcile_duration: add(
+                &mut r,
+                "reconcile_duration_seconds",
+                "Duration of SealedSecret reconciles by result (success, error, skipped)",
+                histograms(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16))),
+            ),
+            pending: add(
+                &mut r,
+                "pending_sealedsecrets",
+                "SealedSecrets whose current generation has not been reconciled successfully yet (work queue depth)",
+                Gauge::default(),
+            ),
+            in_flight: add(
+                &mut r,
+                "reconciles_in_flight",
+                "Reconciles running right now",
+                Gauge::default(),
+            ),
+            unseals_running: add(
+                &mut r,
+                "unseals_running",
+                "Unseals running right now (bounded by the CPU limit)",
+                Gauge::default(),
+            ),
+            key_items: add(
+                &mut r,
+                "key_unsealed_items",
+                "Items decrypted by each sealing key since the controller started",
+                Family::default(),
+            ),
+            key_sealedsecrets: add(
+                &mut r,
+                "key_sealedsecrets",
+                "SealedSecrets with at least one item that needs each key (every item counted; see README: retiring a key)",
+                Family::default(),
+            ),
+            key_sealedsecret_items: add(
+                &mut r,
+                "key_sealedsecret_items",
+                "Items of SealedSecrets that need each key",
+                Family::default(),
+            ),
+            keys_loaded: add(
+                &mut r,
+                "keys_loaded",
+                "Sealing keys loaded",
+                Gauge::default(),
+            ),
+            key_errors: add(
+                &mut r,
+                "key_load_errors",
+                "Key Secrets that could not be loaded",
+                Counter::default(),
+            ),
+            leader: add(
+                &mut r,
+                "leader",
+                "1 if this replica is the leader (reconciles and manages keys), else 0",
+                Gauge::default(),
+            ),
+            decryptions: add(
+                &mut r,
+                "unseal_decryptions",
+                "SealedSecrets decrypted (at least one RSA operation each)",
+                Counter::default(),
+            ),
+            verified_without_decrypting: add(
+                &mut r,
+                "unseal_verified_without_decryption",
+                "SealedSecrets whose Secret was found in sync by its MAC, without decrypting",
+                Counter::default(),
+            ),
             registry: r,
-            unseal_requests,
-            unseal_errors,
-            condition_info,
-            http_requests,
-            http_duration,
-            reconcile_duration,
-            pending,
-            in_flight,
-            unseals_running,
-            key_items,
-            key_sealedsecrets,
-            key_sealedsecret_items,
-            keys_loaded,
-            key_errors,
-            leader,
-            decryptions,
-            verified_without_decrypting,
             needs: Mutex::new(BTreeMap::new()),
         }
     }

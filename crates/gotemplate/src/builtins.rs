@@ -296,39 +296,35 @@ fn eval_args(heap: &Heap, a: &[Value]) -> Result<String, String> {
     sprint(&args, heap).map_err(over_budget)
 }
 
-pub(crate) fn html_escape(s: &str) -> String {
+/// `s` with each char of `from` replaced by the string at the same place in `to`, and every
+/// other char handed to `other`.
+fn replace_chars(s: &str, from: &str, to: &[&str], other: impl Fn(char, &mut String)) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        match c {
-            '\0' => out.push('\u{FFFD}'),
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
+        match from.chars().position(|f| f == c).and_then(|i| to.get(i)) {
+            Some(r) => out.push_str(r),
+            None => other(c, &mut out),
         }
     }
     out
 }
 
+pub(crate) fn html_escape(s: &str) -> String {
+    const TO: [&str; 6] = ["\u{FFFD}", "&#34;", "&#39;", "&amp;", "&lt;", "&gt;"];
+    replace_chars(s, "\0\"'&<>", &TO, |c, out| out.push(c))
+}
+
 pub(crate) fn js_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '"' => out.push_str("\\\""),
-            '<' => out.push_str("\\u003C"),
-            '>' => out.push_str("\\u003E"),
-            '&' => out.push_str("\\u0026"),
-            '=' => out.push_str("\\u003D"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c if c.is_ascii() || uni::is_print(c) => out.push(c),
-            c => out.push_str(&format!("\\u{:04X}", c as u32)),
+    const TO: [&str; 7] = [
+        "\\\\", "\\'", "\\\"", "\\u003C", "\\u003E", "\\u0026", "\\u003D",
+    ];
+    replace_chars(s, "\\'\"<>&=", &TO, |c, out| {
+        if u32::from(c) >= 0x20 && (c.is_ascii() || uni::is_print(c)) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{:04X}", u32::from(c)));
         }
-    }
-    out
+    })
 }
 
 pub(crate) fn url_query_escape(s: &str) -> String {

@@ -660,6 +660,9 @@ fn builtin_printf() {
         ("{{printf \"%*d|%-*d\" 5 42 4 7}}", "   42|7   "),
         ("{{printf \"%.*f\" 2 3.14159}}", "3.14"),
         ("{{printf \"%*d\" \"x\" 1}}", "%!(BADWIDTH)1"),
+        ("{{printf \"%0*d|\" -3 1}}", "1  |"),
+        ("{{printf \"%.*d|%.*d\" -1 7 \"x\" 8}}", "7|%!(BADPREC)8"),
+        ("{{printf \"%d\" 1 nil}}", "1%!(EXTRA <nil>)"),
         ("{{printf \"%d\" (list \"a\")}}", "[%!d(string=a)]"),
         ("{{printf \"%s\" (dict \"k\" 1)}}", "map[k:%!s(int=1)]"),
         (

@@ -12,7 +12,7 @@ pub(crate) use float::format_float;
 pub(crate) use quote::quote_str;
 
 use super::budget::{Exceeded, Limit};
-use super::value::{Heap, Value, type_name};
+use super::value::{Heap, Value};
 
 const LDIGITS: &[u8; 17] = b"0123456789abcdefx";
 const UDIGITS: &[u8; 17] = b"0123456789ABCDEFX";
@@ -287,20 +287,16 @@ pub(crate) fn sprintf(format: &str, args: &[Value], heap: &Heap) -> Result<Strin
         // width
         if i < end && fb[i] == b'*' {
             i += 1;
-            let (w, an) = int_from_arg(args, arg_num);
-            arg_num = an;
-            match w {
-                Some(w) => {
-                    if w < 0 {
-                        p.f.minus = true;
-                        p.f.zero = false;
-                    }
-                    p.f.wid = Some(w.unsigned_abs() as usize);
-                }
-                None => {
-                    p.f.wid = None;
-                    p.buf.push_str("%!(BADWIDTH)");
-                }
+            let w;
+            (w, arg_num) = int_from_arg(args, arg_num);
+            // A negative width means left-justified.
+            if w.is_some_and(|w| w < 0) {
+                p.f.minus = true;
+                p.f.zero = false;
+            }
+            p.f.wid = w.map(|w| w.unsigned_abs() as usize);
+            if w.is_none() {
+                p.buf.push_str("%!(BADWIDTH)");
             }
             after_index = false;
         } else {
@@ -320,15 +316,12 @@ pub(crate) fn sprintf(format: &str, args: &[Value], heap: &Heap) -> Result<Strin
             (arg_num, i, after_index) = arg_number(&mut st, arg_num, fb, i, args.len());
             if i < end && fb[i] == b'*' {
                 i += 1;
-                let (pr, an) = int_from_arg(args, arg_num);
-                arg_num = an;
-                match pr {
-                    Some(pr) if pr >= 0 => p.f.prec = Some(pr as usize),
-                    Some(_) => p.f.prec = None,
-                    None => {
-                        p.f.prec = None;
-                        p.buf.push_str("%!(BADPREC)");
-                    }
+                let pr;
+                (pr, arg_num) = int_from_arg(args, arg_num);
+                // A negative precision means none.
+                p.f.prec = pr.and_then(|pr| usize::try_from(pr).ok());
+                if pr.is_none() {
+                    p.buf.push_str("%!(BADPREC)");
                 }
                 after_index = false;
             } else {
@@ -377,13 +370,7 @@ pub(crate) fn sprintf(format: &str, args: &[Value], heap: &Heap) -> Result<Strin
             if k > 0 {
                 p.buf.push_str(", ");
             }
-            if arg.is_nilish() {
-                p.buf.push_str("<nil>");
-            } else {
-                p.buf.push_str(type_name(arg));
-                p.buf.push('=');
-                p.print_arg(arg, 'v')?;
-            }
+            p.typed_value(arg)?;
         }
         p.buf.push(')');
     }

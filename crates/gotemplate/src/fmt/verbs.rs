@@ -1,5 +1,6 @@
 //! The printf verb engine: integers, floats, strings and booleans under a verb, flags, width and precision.
 
+use crate::budget::Exceeded;
 use crate::uni;
 use crate::value::{Value, type_name};
 
@@ -286,19 +287,26 @@ impl Printer<'_> {
         self.buf.push_str("%!");
         self.buf.push(verb);
         self.buf.push('(');
+        // Depth errors cannot occur here: the caller already walked this value at the same
+        // depth.
+        let _ = self.typed_value(arg);
+        self.buf.push(')');
+    }
+
+    /// Go's `type=value` (`<nil>` for nil) of a bad verb's or an extra argument, the value
+    /// printed with `%v` and default flags.
+    pub(super) fn typed_value(&mut self, arg: &Value) -> Result<(), Exceeded> {
         if arg.is_nilish() {
             self.buf.push_str("<nil>");
-        } else {
-            self.buf.push_str(type_name(arg));
-            self.buf.push('=');
-            let saved = self.f;
-            self.f = Flags::default();
-            // Depth errors cannot occur here: the caller already walked
-            // this value at the same depth.
-            let _ = self.print_value(arg, 'v', 0);
-            self.f = saved;
+            return Ok(());
         }
-        self.buf.push(')');
+        self.buf.push_str(type_name(arg));
+        self.buf.push('=');
+        let saved = self.f;
+        self.f = Flags::default();
+        let res = self.print_value(arg, 'v', 0);
+        self.f = saved;
+        res
     }
 }
 
