@@ -409,4 +409,4 @@ pub fn wait_for_next_second(newest: Option<SystemTime>, now: SystemTime) -> Dura
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

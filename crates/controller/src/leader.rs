@@ -111,7 +111,7 @@ impl Fence {
 }
 
 /// What a candidate should do with the Lease it just read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// Write the Lease with us as holder (acquire, or renew when `renew`).
     Take { renew: bool },

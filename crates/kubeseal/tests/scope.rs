@@ -120,10 +120,8 @@ fn input_scope_annotations_honoured_without_flag() {
 
 #[test]
 fn invalid_scope_value() {
-    let sb = Sandbox::new();
-    assert_fails_sealing(
-        &sb,
-        || sb.seal(&["--scope", "global"]),
+    assert_seal_args_fail(
+        &["--scope", "global"],
         &[
             "\"global\"",
             "--scope",

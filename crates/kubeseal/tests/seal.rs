@@ -128,12 +128,7 @@ fn w_target_untouched_when_sealing_fails() {
 
 #[test]
 fn invalid_output_format() {
-    let sb = Sandbox::new();
-    assert_fails_sealing(
-        &sb,
-        || sb.seal(&["-o", "xml"]),
-        &["unsupported output format: xml"],
-    );
+    assert_seal_args_fail(&["-o", "xml"], &["unsupported output format: xml"]);
 }
 
 #[test]

@@ -1,10 +1,11 @@
 use super::*;
 
-fn key_secret(name: &str, rv: &str, bits: usize) -> Secret {
+/// A fresh 2048-bit key Secret named `name` at resourceVersion `rv`, as the key watch sees it.
+pub(crate) fn key_secret(name: &str, rv: &str) -> Secret {
     let (mut s, _) = new_key_secret(
         "ks",
         "sealed-secrets-key",
-        bits,
+        2048,
         "",
         Duration::from_secs(3600),
         &BTreeMap::new(),
@@ -16,10 +17,17 @@ fn key_secret(name: &str, rv: &str, bits: usize) -> Secret {
     s
 }
 
+/// Two key Secrets whose certificates' NotBefore (whole seconds) differ: `older` first.
+fn two_keys_a_second_apart(older: &str, newer: &str) -> (Secret, Secret) {
+    let a = key_secret(older, "1");
+    std::thread::sleep(Duration::from_millis(1100));
+    (a, key_secret(newer, "1"))
+}
+
 /// A 1024-bit key (made once with `openssl req -x509 -newkey rsa:1024`, test use only):
 /// aws-lc-rs refuses it, so only the non-constant-time backend could use it.
 fn small_key_secret() -> Secret {
-    let mut s = key_secret("small", "1", 2048);
+    let mut s = key_secret("small", "1");
     let data = s.data.as_mut().unwrap();
     data.insert(
         "tls.key".into(),
@@ -35,7 +43,7 @@ fn small_key_secret() -> Secret {
 #[test]
 fn non_constant_time_keys_only_with_the_flag() {
     let small = small_key_secret();
-    let ok = key_secret("ok", "1", 2048);
+    let ok = key_secret("ok", "1");
     let reg = KeyRegistry::new(KeyOrderPriority::CertNotBefore);
     let errs = reg.replace_from_secrets(&[small.clone(), ok.clone()]);
     assert_eq!(errs, vec![KeySecretError::NonConstantTime("small".into())]);
@@ -61,9 +69,7 @@ fn non_constant_time_keys_only_with_the_flag() {
 #[test]
 fn load_order_dedup_and_errors() {
     let reg = KeyRegistry::new(KeyOrderPriority::CertNotBefore);
-    let a = key_secret("a", "1", 2048);
-    std::thread::sleep(Duration::from_millis(1100));
-    let b = key_secret("b", "1", 2048);
+    let (a, b) = two_keys_a_second_apart("a", "b");
     let mut broken = a.clone();
     broken.metadata.name = Some("broken".into());
     broken
@@ -95,9 +101,9 @@ fn load_order_dedup_and_errors() {
 fn notifies_exactly_when_the_key_set_changes() {
     let reg = KeyRegistry::new(KeyOrderPriority::CertNotBefore);
     let (a, b, c) = (
-        key_secret("a", "1", 2048),
-        key_secret("b", "1", 2048),
-        key_secret("c", "1", 2048),
+        key_secret("a", "1"),
+        key_secret("b", "1"),
+        key_secret("c", "1"),
     );
     let names = || {
         let mut n: Vec<String> = reg
@@ -131,7 +137,7 @@ fn notifies_exactly_when_the_key_set_changes() {
     assert_eq!(names(), ["a", "b"]);
     assert!(rx.has_changed().unwrap(), "b inserted");
     // …and replaces the entry of the same Secret name.
-    let b2 = key_secret("b", "2", 2048);
+    let b2 = key_secret("b", "2");
     let b2_fingerprint = parse_key_secret(&b2).unwrap().key.fingerprint().to_string();
     reg.insert(parse_key_secret(&b2).unwrap());
     assert_eq!(names(), ["a", "b"]);
@@ -147,7 +153,7 @@ fn notifies_exactly_when_the_key_set_changes() {
 #[test]
 fn trial_order_prefers_used_keys() {
     let reg = KeyRegistry::new(KeyOrderPriority::CertNotBefore);
-    reg.replace_from_secrets(&[key_secret("a", "1", 2048), key_secret("b", "1", 2048)]);
+    reg.replace_from_secrets(&[key_secret("a", "1"), key_secret("b", "1")]);
     let order = reg.trial_order();
     order[1].uses.fetch_add(3, Ordering::Relaxed);
     let again = reg.trial_order();
@@ -241,25 +247,13 @@ fn a_new_key_secret_is_what_the_key_watch_loads() {
     assert_eq!(loaded.key.fingerprint(), entry.key.fingerprint());
     assert_eq!(loaded.secret_name, "sealed-secrets-keyabcde");
     // No annotations asked for: none written.
-    let (plain, _) = new_key_secret(
-        "ks",
-        "k",
-        2048,
-        "cn",
-        Duration::from_secs(3600),
-        &BTreeMap::new(),
-        &BTreeMap::new(),
-    )
-    .unwrap();
-    assert_eq!(plain.metadata.annotations, None);
+    assert_eq!(key_secret("plain", "1").metadata.annotations, None);
 }
 
 #[test]
 fn describe_lists_keys_newest_first_and_marks_the_minimum() {
     let reg = KeyRegistry::new(KeyOrderPriority::CertNotBefore);
-    let older = key_secret("older", "1", 2048);
-    std::thread::sleep(Duration::from_millis(1100));
-    let newer = key_secret("newer", "1", 2048);
+    let (older, newer) = two_keys_a_second_apart("older", "newer");
     reg.replace_from_secrets(&[older, newer]);
     let snap = reg.snapshot();
     let unix = |t: SystemTime| {
@@ -299,7 +293,7 @@ fn selector_order_emptiness_usage_and_debug() {
     let reg = KeyRegistry::new(KeyOrderPriority::SecretCreationTimestamp);
     assert_eq!(reg.order(), KeyOrderPriority::SecretCreationTimestamp);
     assert!(reg.is_empty());
-    reg.replace_from_secrets(&[key_secret("a", "1", 2048)]);
+    reg.replace_from_secrets(&[key_secret("a", "1")]);
     assert!(!reg.is_empty());
     let entry = reg.newest().unwrap();
     let fingerprint = entry.key.fingerprint().to_string();

@@ -11,69 +11,34 @@ fn spec(holder: Option<&str>, secs: i32) -> LeaseSpec {
 #[test]
 fn decisions() {
     let d = Duration::from_secs(15);
-    // Missing or released Lease: take it.
-    assert_eq!(
-        decide(None, "me_1", None, Duration::ZERO, d),
-        Decision::Take { renew: false }
+    let (take, renew, wait) = (
+        Decision::Take { renew: false },
+        Decision::Take { renew: true },
+        Decision::Wait,
     );
-    assert_eq!(
-        decide(Some(&spec(Some(""), 1)), "me_1", None, Duration::ZERO, d),
-        Decision::Take { renew: false }
-    );
-    // Ours: renew.
-    assert_eq!(
-        decide(
-            Some(&spec(Some("me_1"), 15)),
-            "me_1",
-            None,
-            Duration::ZERO,
-            d
-        ),
-        Decision::Take { renew: true }
-    );
-    // Someone else's, fresh: wait, even if its renewTime is far in the past by our clock.
-    let other = spec(Some("other_2"), 15);
-    assert_eq!(
-        decide(Some(&other), "me_1", None, Duration::from_secs(14), d),
-        Decision::Wait
-    );
-    // Unchanged for a whole lease duration: expired.
-    assert_eq!(
-        decide(Some(&other), "me_1", None, Duration::from_secs(15), d),
-        Decision::Take { renew: false }
-    );
-    // Our own Pod's previous process: take at once; another Pod's: wait.
-    assert_eq!(
-        decide(
-            Some(&spec(Some("pod-a_1"), 15)),
-            "pod-a_2",
-            Some("pod-a"),
-            Duration::ZERO,
-            d
-        ),
-        Decision::Take { renew: false }
-    );
-    assert_eq!(
-        decide(
-            Some(&spec(Some("pod-b_1"), 15)),
-            "pod-a_2",
-            Some("pod-a"),
-            Duration::ZERO,
-            d
-        ),
-        Decision::Wait
-    );
-    // Without POD_NAME (host name identities), never.
-    assert_eq!(
-        decide(
-            Some(&spec(Some("host_1"), 15)),
-            "host_2",
-            None,
-            Duration::ZERO,
-            d
-        ),
-        Decision::Wait
-    );
+    // The Lease's holder and duration (None: no Lease), our identity, our POD_NAME, how long
+    // the Lease has been unchanged (seconds), and what to do.
+    let cases = [
+        // Missing or released Lease: take it.
+        (None, "me_1", None, 0, take),
+        (Some(("", 1)), "me_1", None, 0, take),
+        // Ours: renew.
+        (Some(("me_1", 15)), "me_1", None, 0, renew),
+        // Someone else's, fresh: wait, even if its renewTime is far in the past by our clock.
+        (Some(("other_2", 15)), "me_1", None, 14, wait),
+        // Unchanged for a whole lease duration: expired.
+        (Some(("other_2", 15)), "me_1", None, 15, take),
+        // Our own Pod's previous process: take at once; another Pod's: wait.
+        (Some(("pod-a_1", 15)), "pod-a_2", Some("pod-a"), 0, take),
+        (Some(("pod-b_1", 15)), "pod-a_2", Some("pod-a"), 0, wait),
+        // Without POD_NAME (host name identities), never.
+        (Some(("host_1", 15)), "host_2", None, 0, wait),
+    ];
+    for (i, (lease, me, pod, unchanged, want)) in cases.into_iter().enumerate() {
+        let lease = lease.map(|(holder, secs)| spec(Some(holder), secs));
+        let got = decide(lease.as_ref(), me, pod, Duration::from_secs(unchanged), d);
+        assert_eq!(got, want, "case {i}");
+    }
 }
 
 #[test]

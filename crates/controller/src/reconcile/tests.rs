@@ -81,8 +81,22 @@ impl Log {
     }
 
     /// Method and path of every request, in order.
-    fn calls(&self) -> Vec<(Method, String)> {
-        self.all().into_iter().map(|s| (s.method, s.path)).collect()
+    /// The requests in order, "METHOD what" joined by ", " (`what`: the short name of a known
+    /// path, else the path).
+    fn calls(&self) -> String {
+        let short = |path: &str| match path {
+            SECRETS => "secrets".to_string(),
+            SECRET => "secret".to_string(),
+            EVENTS => "events".to_string(),
+            STATUS => "status".to_string(),
+            other => other.to_string(),
+        };
+        let calls: Vec<String> = self
+            .all()
+            .iter()
+            .map(|s| format!("{} {}", s.method, short(&s.path)))
+            .collect();
+        calls.join(", ")
     }
 
     /// The body of the one request with this method and path.
@@ -99,10 +113,6 @@ impl Log {
     fn clear(&self) {
         self.0.lock().unwrap().clear();
     }
-}
-
-fn call(method: Method, path: &str) -> (Method, String) {
-    (method, path.to_string())
 }
 
 /// A `kube::Client` whose API server accepts Events and status writes of `ss` and answers
@@ -175,18 +185,7 @@ fn common(ss: &SealedSecret, req: &Seen) -> Option<(u16, Value)> {
 
 /// A key Secret as the key watch loads it.
 fn key_secret() -> Secret {
-    let (mut secret, _) = crate::keys::new_key_secret(
-        "kube-system",
-        "sealed-secrets-key",
-        2048,
-        "",
-        Duration::from_secs(3600),
-        &Default::default(),
-        &Default::default(),
-    )
-    .unwrap();
-    secret.metadata.name = Some("sealed-secrets-key".into());
-    secret
+    crate::keys::tests::key_secret("sealed-secrets-key", "1")
 }
 
 fn key() -> KeyEntry {
@@ -292,13 +291,7 @@ async fn conflict_on_create_then_owned_secret_is_updated() {
     assert_eq!(action, Action::await_change());
     assert_eq!(
         log.calls(),
-        [
-            call(Method::POST, SECRETS),
-            call(Method::GET, SECRET),
-            call(Method::PUT, SECRET),
-            call(Method::POST, EVENTS),
-            call(Method::PATCH, STATUS),
-        ]
+        "POST secrets, GET secret, PUT secret, POST events, PATCH status"
     );
     let created = log.body(Method::POST, SECRETS);
     assert_eq!(created["data"]["password"], "aHVudGVyMg==");
@@ -346,12 +339,7 @@ async fn conflict_on_create_then_unowned_secret_is_left_alone() {
     assert!(matches!(err, Error::Unmanaged(_)), "{err:?}");
     assert_eq!(
         log.calls(),
-        [
-            call(Method::POST, SECRETS),
-            call(Method::GET, SECRET),
-            call(Method::POST, EVENTS),
-            call(Method::PATCH, STATUS),
-        ]
+        "POST secrets, GET secret, POST events, PATCH status"
     );
     let note = failure_reported(&log, "unmanaged");
     assert!(
@@ -397,12 +385,7 @@ async fn immutable_secret_with_new_data_is_not_retried() {
     assert!(matches!(err, Error::Immutable), "{err:?}");
     assert_eq!(
         log.calls(),
-        [
-            call(Method::GET, SECRET),
-            call(Method::PUT, SECRET),
-            call(Method::POST, EVENTS),
-            call(Method::PATCH, STATUS),
-        ]
+        "GET secret, PUT secret, POST events, PATCH status"
     );
     let put = log.body(Method::PUT, SECRET);
     assert_eq!(put["immutable"], true, "immutable is never changed: {put}");
@@ -451,7 +434,7 @@ async fn reconcile_in_sync_writes_nothing() {
     log.clear();
     let action = reconcile(synced.clone(), ctx.clone()).await.unwrap();
     assert_eq!(action, Action::await_change());
-    assert_eq!(log.calls(), [call(Method::GET, SECRET)]);
+    assert_eq!(log.calls(), "GET secret");
     let decryptions = ctx.metrics.decryptions.get();
 
     // A new process (restart, new leader): the MAC on the Secret stands for its content.
@@ -459,7 +442,7 @@ async fn reconcile_in_sync_writes_nothing() {
     let fresh = context_with(client, key_again);
     let action = reconcile(synced, fresh.clone()).await.unwrap();
     assert_eq!(action, Action::await_change());
-    assert_eq!(log.calls(), [call(Method::GET, SECRET)]);
+    assert_eq!(log.calls(), "GET secret");
     assert_eq!(fresh.metrics.decryptions.get(), 0, "no RSA operation");
     assert_eq!(decryptions, 1, "only the first sync decrypted");
 }
@@ -490,14 +473,7 @@ async fn failed_writes_back_off_then_wait_for_a_change() {
         let err = reconcile(ss.clone(), ctx.clone()).await.unwrap_err();
         assert!(matches!(err, Error::Update(_)), "{err:?}");
         if attempt == 0 {
-            assert_eq!(
-                log.calls(),
-                [
-                    call(Method::POST, SECRETS),
-                    call(Method::POST, EVENTS),
-                    call(Method::PATCH, STATUS),
-                ]
-            );
+            assert_eq!(log.calls(), "POST secrets, POST events, PATCH status");
             failure_reported(&log, "update");
         }
         actions.push(error_policy(ss.clone(), &err, ctx.clone()));

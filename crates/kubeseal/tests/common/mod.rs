@@ -361,6 +361,12 @@ pub fn assert_fails_sealing(sb: &Sandbox, make: impl Fn() -> Command, expect: &[
     assert_fails(sb, make, Some(input.as_bytes()), expect, &[])
 }
 
+/// [`assert_fails_sealing`] of `kubeseal <args>` (with the test certificate) in a new sandbox.
+pub fn assert_seal_args_fail(args: &[&str], expect: &[&str]) -> String {
+    let sb = Sandbox::new();
+    assert_fails_sealing(&sb, || sb.seal(args), expect)
+}
+
 /// Seals `secret("app", "prod")` with `args` into `name`.
 pub fn sealed_file(sb: &Sandbox, name: &str, args: &[&str], input: &Value) -> SealedSecret {
     let mut full = vec!["-w", name];
