@@ -110,7 +110,9 @@ async fn client(flags: &Flags) -> Result<Client> {
             .await
             .context("no in-cluster configuration and no kubeconfig")?,
     };
-    let builder = kube::client::ClientBuilder::try_from(config)?;
+    let builder = kube::client::ClientBuilder::try_from(config)?.with_layer(
+        &ratelimit::InflightLayer::new(ratelimit::MAX_INFLIGHT_REQUESTS),
+    );
     // `--kubeclient-qps`/`--kubeclient-burst`: one token bucket in front of every request.
     Ok(
         match ratelimit::RateLimitLayer::new(flags.kubeclient_qps, flags.kubeclient_burst) {
