@@ -13,6 +13,9 @@ pub enum Error {
     /// Reading the current Secret failed.
     #[error("cannot read Secret: {0}")]
     Fetch(#[source] kube::Error),
+    /// Reading the SealedSecret again (the cache holds no ciphertexts) failed.
+    #[error("cannot read SealedSecret: {0}")]
+    FetchSealed(#[source] kube::Error),
     /// Writing the Secret failed.
     #[error("cannot write Secret: {0}")]
     Update(#[source] kube::Error),
@@ -45,7 +48,7 @@ impl Error {
     pub fn category(&self) -> &'static str {
         match self {
             Error::Unseal(_) => "unseal",
-            Error::Fetch(_) => "fetch",
+            Error::Fetch(_) | Error::FetchSealed(_) => "fetch",
             Error::Update(_) => "update",
             Error::Unmanaged(_) => "unmanaged",
             Error::Immutable => "immutable",

@@ -35,6 +35,9 @@ enum Outcome {
     Updated,
     Unchanged,
     Skipped,
+    /// Read again before decrypting, the object was gone or replaced (another uid): nothing
+    /// was written, and its own watch events follow.
+    Gone,
 }
 
 /// The reconcile entry point for kube-runtime's `Controller`. One reconcile per object at a
@@ -54,6 +57,9 @@ pub async fn reconcile_locked(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Resul
     ctx.metrics.in_flight.dec();
     if matches!(result, Err(Error::NotLeader(_))) || !ctx.fence.is_open() {
         // Leadership is gone: no Event, no status, no retry; the next leader takes over.
+        return Ok(Action::await_change());
+    }
+    if matches!(result, Ok((Outcome::Gone, _))) {
         return Ok(Action::await_change());
     }
     let ns = ss.namespace().unwrap_or_default();
@@ -263,6 +269,23 @@ async fn apply_with(
         ctx.synced().insert(r.clone(), record);
         return Ok((Outcome::Skipped, None));
     }
+
+    // The cache holds no ciphertexts: read the object as it is now (a quorum read, so never
+    // older than the cached copy). A newer generation is unsealed and recorded as such; its
+    // own event then finds it in sync.
+    let fetched;
+    let (ss, digest) = if ss.spec.is_trimmed() {
+        let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), ns);
+        fetched = api.get_opt(name).await.map_err(Error::FetchSealed)?;
+        match &fetched {
+            Some(full) if full.metadata.uid.as_deref() == Some(uid.as_str()) => {
+                (full, syncmac::spec_digest(full))
+            }
+            _ => return Ok((Outcome::Gone, None)),
+        }
+    } else {
+        (ss, digest)
+    };
 
     // Take the CPU permit before choosing the key order, so that the order reflects the
     // successes of the reconciles that ran while this one waited.

@@ -18,12 +18,22 @@ pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 /// key hint.
 const OWN_ANNOTATIONS: &str = "sealedsecrets.bitnami.com/";
 
-/// Drops from a SealedSecret what no reconcile reads, before the controller caches it:
-/// `managedFields`, every label but [`INSTANCE_LABEL`], and every annotation but this
-/// project's own (kubectl's last-applied copy of the whole object goes with the rest).
-/// Identity, spec and status stay whole, so every decision (the spec digest, the scope, the
-/// key order, the status comparison) is the same on the trimmed object.
+/// Drops from a SealedSecret what a reconcile does not need until it decrypts, before the
+/// controller caches it: `managedFields`, every label but [`INSTANCE_LABEL`], every annotation
+/// but this project's own (kubectl's last-applied copy of the whole object goes with the
+/// rest), and the whole spec (ciphertexts and template: about half of a cached object), whose
+/// digest is kept in [`SealedSecretSpec::trimmed`](crate::SealedSecretSpec::trimmed).
+/// Identity, scope, status and the spec digest stay, so every decision before decrypting (the
+/// scope, the key order, the MAC check, the status comparison) is the same on the trimmed
+/// object; decrypting needs the object read again (`unseal` refuses a trimmed one).
 pub fn trim_for_cache(ss: &mut SealedSecret) {
+    if !ss.spec.is_trimmed() {
+        let digest = crate::syncmac::spec_digest(ss);
+        ss.spec = crate::SealedSecretSpec {
+            trimmed: Some(digest),
+            ..Default::default()
+        };
+    }
     let meta = &mut ss.metadata;
     meta.managed_fields = None;
     // An emptied map is dropped, not kept as an allocated empty node.

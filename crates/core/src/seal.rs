@@ -287,6 +287,7 @@ pub fn seal(
             },
             data: None,
             encrypted_data: encrypted,
+            trimmed: None,
         },
         status: None,
     })

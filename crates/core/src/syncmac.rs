@@ -73,7 +73,11 @@ impl MacKey {
 }
 
 /// Digest of everything about a SealedSecret that decides what it unseals to.
+/// On a cached copy trimmed by [`crate::reconcile::trim_for_cache`], the digest it recorded.
 pub fn spec_digest(ss: &SealedSecret) -> [u8; 32] {
+    if let Some(d) = ss.spec.trimmed {
+        return d;
+    }
     let ann = ss.metadata.annotations.as_ref();
     let scope: BTreeMap<&str, Option<&String>> = [CLUSTER_WIDE, NAMESPACE_WIDE]
         .into_iter()

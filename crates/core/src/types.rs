@@ -41,6 +41,21 @@ pub struct SealedSecretSpec {
     #[serde(default, deserialize_with = "lenient_string_map")]
     #[schemars(schema_with = "encrypted_data_schema")]
     pub encrypted_data: BTreeMap<String, String>,
+
+    /// Not part of the resource (never serialized, not in the CRD): set by
+    /// [`crate::reconcile::trim_for_cache`] when it drops the ciphertexts and the template from
+    /// a cached copy, to the digest of the spec as it was (see [`crate::syncmac::spec_digest`]).
+    /// A spec with this set cannot be unsealed; the controller reads the object again first.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub trimmed: Option<[u8; 32]>,
+}
+
+impl SealedSecretSpec {
+    /// True if this is a cached copy without ciphertexts (see [`SealedSecretSpec::trimmed`]).
+    pub fn is_trimmed(&self) -> bool {
+        self.trimmed.is_some()
+    }
 }
 
 /// Everything of the resulting Secret except its data.

@@ -78,6 +78,10 @@ pub enum UnsealError {
     DeprecatedDataInvalid,
     #[error("SealedSecret has no metadata.name")]
     MissingName,
+    /// A cached copy without its ciphertexts (see [`crate::SealedSecretSpec::trimmed`]) was
+    /// passed in: a bug of the caller, never an empty Secret.
+    #[error("the cached copy of the SealedSecret holds no ciphertexts")]
+    Trimmed,
 }
 
 impl UnsealError {
@@ -230,6 +234,9 @@ pub fn verify(
     if non_empty(ss.metadata.name.as_ref()).is_none() {
         return Err(UnsealError::MissingName);
     }
+    if ss.spec.is_trimmed() {
+        return Err(UnsealError::Trimmed);
+    }
     let label = label_for(ss);
     if let Some((_plain, idx)) = open_v1_data(ss, keys, &label, opts)? {
         return Ok(vec![idx]);
@@ -282,6 +289,9 @@ pub fn unseal(
     let name = non_empty(ss.metadata.name.as_ref())
         .cloned()
         .ok_or(UnsealError::MissingName)?;
+    if ss.spec.is_trimmed() {
+        return Err(UnsealError::Trimmed);
+    }
     let label = label_for(ss);
     let mut keys_used = Vec::new();
     let mut item_keys = Vec::new();

@@ -62,6 +62,7 @@ const SECRETS: &str = "/api/v1/namespaces/ns/secrets";
 const SECRET: &str = "/api/v1/namespaces/ns/secrets/s";
 const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/ns/events";
 const STATUS: &str = "/apis/bitnami.com/v1alpha1/namespaces/ns/sealedsecrets/s/status";
+const SEALED: &str = "/apis/bitnami.com/v1alpha1/namespaces/ns/sealedsecrets/s";
 
 /// One request the mock API server received.
 #[derive(Debug, Clone)]
@@ -89,6 +90,7 @@ impl Log {
             SECRET => "secret".to_string(),
             EVENTS => "events".to_string(),
             STATUS => "status".to_string(),
+            SEALED => "sealedsecret".to_string(),
             other => other.to_string(),
         };
         let calls: Vec<String> = self
@@ -317,6 +319,73 @@ async fn conflict_on_create_then_owned_secret_is_updated() {
     );
     let r = ObjectRef::from_obj(&ss);
     assert!(ctx.is_known_secret_version(&r, Some("8")));
+}
+
+/// The cache holds trimmed copies (no ciphertexts): the reconcile reads the object again
+/// before decrypting, unseals what it read (here a newer generation than the cached copy) and
+/// records that generation; the status write is the cached copy's.
+#[tokio::test]
+async fn a_trimmed_copy_is_read_again_before_decrypting() {
+    let key = key();
+    let ss = sealed(&key);
+    let mut newer = ss.clone();
+    newer.metadata.generation = Some(2);
+    let mut cached = ss.clone();
+    sealed_secrets_core::reconcile::trim_for_cache(&mut cached);
+    assert!(cached.spec.encrypted_data.is_empty());
+    let full = serde_json::to_value(&newer).unwrap();
+    let (client, log) = mock_client(&ss, move |req| {
+        Some(match (req.method.as_str(), req.path.as_str()) {
+            ("GET", SEALED) => (200, full.clone()),
+            ("POST", SECRETS) => (201, echo(&req.body, "8")),
+            _ => return None,
+        })
+    });
+    let ctx = context_with(client, key);
+    let action = reconcile(Arc::new(cached.clone()), ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(action, Action::await_change());
+    assert_eq!(
+        log.calls(),
+        "GET sealedsecret, POST secrets, POST events, PATCH status"
+    );
+    let created = log.body(Method::POST, SECRETS);
+    assert_eq!(created["data"]["password"], "aHVudGVyMg==");
+    let status = log.body(Method::PATCH, STATUS);
+    assert_eq!(synced_of(&status), ("True".to_string(), None));
+    let r = ObjectRef::from_obj(&cached);
+    assert_eq!(
+        ctx.synced().get(&r).map(|rec| rec.generation),
+        Some(Some(2))
+    );
+}
+
+/// Read again before decrypting, the object is gone (404) or is another object of the same
+/// name (another uid): nothing is written, no Event, no status, no retry.
+#[tokio::test]
+async fn a_trimmed_copy_of_a_gone_object_writes_nothing() {
+    let ss = sealed(&key());
+    let mut cached = ss.clone();
+    sealed_secrets_core::reconcile::trim_for_cache(&mut cached);
+    let mut replaced = ss.clone();
+    replaced.metadata.uid = Some("uid-2".into());
+    let replaced = serde_json::to_value(&replaced).unwrap();
+    for answer in [
+        api_error(404, "NotFound", "sealedsecrets \"s\" not found"),
+        (200, replaced),
+    ] {
+        let (client, log) = mock_client(&ss, move |req| {
+            (req.method == Method::GET && req.path == SEALED).then(|| answer.clone())
+        });
+        let ctx = context_with(client, key());
+        let action = reconcile(Arc::new(cached.clone()), ctx.clone())
+            .await
+            .unwrap();
+        assert_eq!(action, Action::await_change());
+        assert_eq!(log.calls(), "GET sealedsecret");
+        assert!(ctx.synced().is_empty());
+    }
 }
 
 /// Creating the Secret reports a conflict and the existing Secret belongs to someone else:

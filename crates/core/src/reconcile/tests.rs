@@ -347,7 +347,7 @@ fn trimming_for_the_cache_keeps_everything_a_reconcile_reads() {
         .map(|(k, _)| k.as_str())
         .collect();
     assert_eq!(kept, [KEY_HINT, NAMESPACE_WIDE]);
-    // Identity, spec and status untouched; the same decisions.
+    // Identity and status untouched; the same decisions.
     assert_eq!(
         (
             &meta.name,
@@ -364,12 +364,39 @@ fn trimming_for_the_cache_keeps_everything_a_reconcile_reads() {
             full.metadata.generation
         )
     );
-    assert_eq!(cached.spec, full.spec);
     assert_eq!(cached.status, full.status);
+    // The spec is gone but for its digest (the digest of the whole object, as received).
+    let digest = crate::syncmac::spec_digest(&full);
     assert_eq!(
-        crate::syncmac::spec_digest(&cached),
-        crate::syncmac::spec_digest(&full)
+        cached.spec,
+        crate::SealedSecretSpec {
+            trimmed: Some(digest),
+            ..Default::default()
+        }
     );
+    assert!(cached.spec.is_trimmed() && !full.spec.is_trimmed());
+    assert_eq!(crate::syncmac::spec_digest(&cached), digest);
+    // Trimming again (the cache's own copy) keeps it; a changed spec has another.
+    let mut again = cached.clone();
+    trim_for_cache(&mut again);
+    assert_eq!(crate::syncmac::spec_digest(&again), digest);
+    let mut changed = full.clone();
+    changed
+        .spec
+        .encrypted_data
+        .insert("a".into(), "AgBz".into());
+    trim_for_cache(&mut changed);
+    assert_ne!(crate::syncmac::spec_digest(&changed), digest);
+    // Nothing can be unsealed from a trimmed copy: an error, never an empty Secret.
+    let opts = crate::UnsealOptions::default();
+    assert!(matches!(
+        crate::unseal(&cached, &[], opts),
+        Err(crate::UnsealError::Trimmed)
+    ));
+    assert!(matches!(
+        crate::unseal::verify(&cached, &[], opts),
+        Err(crate::UnsealError::Trimmed)
+    ));
     assert_eq!(
         Scope::from_annotations(meta.annotations.as_ref()),
         Scope::NamespaceWide
