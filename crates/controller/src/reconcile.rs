@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::events::{Kind as EventType, Note};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
+use kube::api::{GetParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
@@ -270,13 +270,23 @@ async fn apply_with(
         return Ok((Outcome::Skipped, None));
     }
 
-    // The cache holds no ciphertexts: read the object as it is now (a quorum read, so never
-    // older than the cached copy). A newer generation is unsealed and recorded as such; its
-    // own event then finds it in sync.
+    // The cache holds no ciphertexts: read the object again, not older than the cached copy
+    // (served from the API server's watch cache, no etcd read). A newer generation is
+    // unsealed and recorded as such; its own event then finds it in sync.
     let fetched;
     let (ss, digest) = if ss.spec.is_trimmed() {
         let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), ns);
-        fetched = api.get_opt(name).await.map_err(Error::FetchSealed)?;
+        let at = ss
+            .metadata
+            .resource_version
+            .as_deref()
+            .map(GetParams::at)
+            .unwrap_or_default();
+        fetched = match api.get_with(name, &at).await {
+            Ok(full) => Some(full),
+            Err(kube::Error::Api(s)) if s.is_not_found() => None,
+            Err(e) => return Err(Error::FetchSealed(e)),
+        };
         match &fetched {
             Some(full) if full.metadata.uid.as_deref() == Some(uid.as_str()) => {
                 (full, syncmac::spec_digest(full))
