@@ -99,20 +99,33 @@ fn histograms<L: Clone + std::hash::Hash + Eq>(new: fn() -> Histogram) -> Family
 /// Every metric the controller exports.
 pub struct Metrics {
     pub registry: Registry,
+    /// `…_unseal_requests_total`: reconciles started.
     pub unseal_requests: Counter,
+    /// `…_unseal_errors_total{reason, namespace}`: failures by error category.
     pub unseal_errors: Family<ErrorLabels, Counter>,
+    /// `…_condition_info{namespace, name, condition, ss_app_kubernetes_io_instance}`: each SealedSecret's `Synced` condition (-1, 0, 1).
     pub condition_info: Family<ConditionLabels, Gauge>,
+    /// `…_http_requests_total{path, code, method}`.
     pub http_requests: Family<HttpLabels, Counter>,
+    /// `…_http_request_duration_seconds{path, method}`.
     pub http_duration: Family<HttpDurationLabels, Histogram>,
+    /// `…_reconcile_duration_seconds{result}`.
     pub reconcile_duration: Family<ResultLabels, Histogram>,
+    /// `…_pending_sealedsecrets`: not yet reconciled at their generation.
     pub pending: Gauge,
+    /// `…_reconciles_in_flight`.
     pub in_flight: Gauge,
     /// Unseals holding a CPU permit right now (never more than the CPU limit).
     pub unseals_running: Gauge,
+    /// `…_key_unsealed_items{fingerprint, secret}`: items each key decrypted since start.
     pub key_items: Family<KeyLabels, Gauge>,
+    /// `…_key_sealedsecrets{fingerprint, secret}`: SealedSecrets needing each key.
     pub key_sealedsecrets: Family<KeyLabels, Gauge>,
+    /// `…_key_sealedsecret_items{fingerprint, secret}`: items needing each key.
     pub key_sealedsecret_items: Family<KeyLabels, Gauge>,
+    /// `…_keys_loaded`.
     pub keys_loaded: Gauge,
+    /// `…_key_load_errors_total`: key Secrets that could not be loaded.
     pub key_errors: Counter,
     /// 1 while this replica holds the leader Lease (or leader election is off), else 0.
     pub leader: Gauge,
