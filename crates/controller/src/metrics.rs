@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use sealed_secrets_core::SealedSecretKeyUsage;
+use sealed_secrets_core::keyusage::Tally;
 
 use axum::http::Method;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -96,6 +97,43 @@ fn histograms<L: Clone + std::hash::Hash + Eq>(new: fn() -> Histogram) -> Family
     Family::new_with_constructor(new)
 }
 
+/// The per-key gauges, labelled with the key's fingerprint and its Secret's name (empty for
+/// a key that is needed but not loaded).
+pub struct KeyGauges {
+    /// `…_key_unsealed_items`: items each loaded key decrypted since start.
+    unsealed_items: Family<KeyLabels, Gauge>,
+    /// `…_key_sealedsecrets`: SealedSecrets with an item that needs the key.
+    sealedsecrets: Family<KeyLabels, Gauge>,
+    /// `…_key_sealedsecret_items`: items that need the key.
+    sealedsecret_items: Family<KeyLabels, Gauge>,
+}
+
+impl KeyGauges {
+    fn clear(&self) {
+        self.unsealed_items.clear();
+        self.sealedsecrets.clear();
+        self.sealedsecret_items.clear();
+    }
+
+    /// One key's series; `uses` only for a loaded key.
+    fn set(&self, fingerprint: &str, secret: &str, uses: Option<u64>, needed: Tally) {
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let labels = KeyLabels {
+            fingerprint: fingerprint.to_string(),
+            secret: secret.to_string(),
+        };
+        if let Some(uses) = uses {
+            self.unsealed_items.get_or_create(&labels).set(gauge(uses));
+        }
+        self.sealedsecrets
+            .get_or_create(&labels)
+            .set(gauge(needed.sealed_secrets));
+        self.sealedsecret_items
+            .get_or_create(&labels)
+            .set(gauge(needed.items));
+    }
+}
+
 /// Every metric the controller exports.
 pub struct Metrics {
     pub registry: Registry,
@@ -117,12 +155,8 @@ pub struct Metrics {
     pub in_flight: Gauge,
     /// Unseals holding a CPU permit right now (never more than the CPU limit).
     pub unseals_running: Gauge,
-    /// `…_key_unsealed_items{fingerprint, secret}`: items each key decrypted since start.
-    pub key_items: Family<KeyLabels, Gauge>,
-    /// `…_key_sealedsecrets{fingerprint, secret}`: SealedSecrets needing each key.
-    pub key_sealedsecrets: Family<KeyLabels, Gauge>,
-    /// `…_key_sealedsecret_items{fingerprint, secret}`: items needing each key.
-    pub key_sealedsecret_items: Family<KeyLabels, Gauge>,
+    /// The per-key gauges.
+    pub keys: KeyGauges,
     /// `…_keys_loaded`.
     pub keys_loaded: Gauge,
     /// `…_key_load_errors_total`: key Secrets that could not be loaded.
@@ -207,24 +241,26 @@ impl Metrics {
                 "Unseals running right now (bounded by the CPU limit)",
                 Gauge::default(),
             ),
-            key_items: add(
-                &mut r,
-                "key_unsealed_items",
-                "Items decrypted by each sealing key since the controller started",
-                Family::default(),
-            ),
-            key_sealedsecrets: add(
-                &mut r,
-                "key_sealedsecrets",
-                "SealedSecrets with at least one item that needs each key (every item counted; see README: retiring a key)",
-                Family::default(),
-            ),
-            key_sealedsecret_items: add(
-                &mut r,
-                "key_sealedsecret_items",
-                "Items of SealedSecrets that need each key",
-                Family::default(),
-            ),
+            keys: KeyGauges {
+                unsealed_items: add(
+                    &mut r,
+                    "key_unsealed_items",
+                    "Items decrypted by each sealing key since the controller started",
+                    Family::default(),
+                ),
+                sealedsecrets: add(
+                    &mut r,
+                    "key_sealedsecrets",
+                    "SealedSecrets with at least one item that needs each key (every item counted; see README: retiring a key)",
+                    Family::default(),
+                ),
+                sealedsecret_items: add(
+                    &mut r,
+                    "key_sealedsecret_items",
+                    "Items of SealedSecrets that need each key",
+                    Family::default(),
+                ),
+            },
             keys_loaded: add(
                 &mut r,
                 "keys_loaded",
@@ -324,35 +360,13 @@ impl Metrics {
             let needs = self.needs();
             sealed_secrets_core::keyusage::tally(needs.values().map(Vec::as_slice))
         };
-        self.key_items.clear();
-        self.key_sealedsecrets.clear();
-        self.key_sealedsecret_items.clear();
-        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.keys.clear();
         for (fp, (secret, uses)) in usage {
-            let labels = KeyLabels {
-                fingerprint: fp.clone(),
-                secret: secret.clone(),
-            };
-            self.key_items.get_or_create(&labels).set(gauge(*uses));
             let t = tally.get(fp).copied().unwrap_or_default();
-            self.key_sealedsecrets
-                .get_or_create(&labels)
-                .set(gauge(t.sealed_secrets));
-            self.key_sealedsecret_items
-                .get_or_create(&labels)
-                .set(gauge(t.items));
+            self.keys.set(fp, secret, Some(*uses), t);
         }
         for (fp, t) in tally.iter().filter(|(fp, _)| !usage.contains_key(*fp)) {
-            let labels = KeyLabels {
-                fingerprint: fp.clone(),
-                secret: String::new(),
-            };
-            self.key_sealedsecrets
-                .get_or_create(&labels)
-                .set(gauge(t.sealed_secrets));
-            self.key_sealedsecret_items
-                .get_or_create(&labels)
-                .set(gauge(t.items));
+            self.keys.set(fp, "", None, *t);
         }
         self.keys_loaded
             .set(i64::try_from(usage.len()).unwrap_or(i64::MAX));
@@ -431,6 +445,18 @@ mod tests {
         assert!(!m.encode().contains("name=\"a\""));
     }
 
+    /// Refreshes the per-key gauges with `loaded` keys and checks that the exposition has
+    /// each of `series` (without the `sealed_secrets_controller_` prefix); returns it.
+    fn refreshed(m: &Metrics, loaded: &BTreeMap<String, (String, u64)>, series: &[&str]) -> String {
+        m.refresh_keys(loaded);
+        let text = m.encode();
+        for s in series {
+            let line = format!("sealed_secrets_controller_{s}");
+            assert!(text.contains(&line), "missing {line} in\n{text}");
+        }
+        text
+    }
+
     #[test]
     fn per_key_counts_follow_updates_deletions_and_restarts() {
         let u = |fp: &str, items: &[&str]| SealedSecretKeyUsage {
@@ -448,31 +474,33 @@ mod tests {
         m.seed_keys("ns", "b-only", &[u("B", &["v"])]);
         // A stale status never overrides what an unseal found.
         m.seed_keys("ns", "mixed", &[u("C", &["x"])]);
-        m.refresh_keys(&loaded);
-        let text = m.encode();
-        for line in [
-            "sealed_secrets_controller_key_sealedsecrets{fingerprint=\"A\",secret=\"ka\"} 2",
-            "sealed_secrets_controller_key_sealedsecrets{fingerprint=\"B\",secret=\"kb\"} 2",
-            "sealed_secrets_controller_key_sealedsecret_items{fingerprint=\"A\",secret=\"ka\"} 3",
-            "sealed_secrets_controller_key_sealedsecret_items{fingerprint=\"B\",secret=\"kb\"} 3",
-        ] {
-            assert!(text.contains(line), "missing {line} in\n{text}");
-        }
+        let text = refreshed(
+            &m,
+            &loaded,
+            &[
+                "key_sealedsecrets{fingerprint=\"A\",secret=\"ka\"} 2",
+                "key_sealedsecrets{fingerprint=\"B\",secret=\"kb\"} 2",
+                "key_sealedsecret_items{fingerprint=\"A\",secret=\"ka\"} 3",
+                "key_sealedsecret_items{fingerprint=\"B\",secret=\"kb\"} 3",
+            ],
+        );
         assert!(!text.contains("fingerprint=\"C\""));
         // Re-encrypted with B, then a deletion; a record naming an unloaded key shows up.
         m.record_keys("ns", "a-only", &[u("B", &["p", "q"])]);
         m.forget("ns", "b-only", "");
         m.record_keys("ns", "old", &[u("Z", &["k"])]);
-        m.refresh_keys(&loaded);
-        let text = m.encode();
-        for line in [
-            "sealed_secrets_controller_key_sealedsecrets{fingerprint=\"A\",secret=\"ka\"} 1",
-            "sealed_secrets_controller_key_sealedsecret_items{fingerprint=\"A\",secret=\"ka\"} 1",
-            "sealed_secrets_controller_key_sealedsecrets{fingerprint=\"B\",secret=\"kb\"} 2",
-            "sealed_secrets_controller_key_sealedsecret_items{fingerprint=\"B\",secret=\"kb\"} 4",
-            "sealed_secrets_controller_key_sealedsecrets{fingerprint=\"Z\",secret=\"\"} 1",
-        ] {
-            assert!(text.contains(line), "missing {line} in\n{text}");
-        }
+        let text = refreshed(
+            &m,
+            &loaded,
+            &[
+                "key_sealedsecrets{fingerprint=\"A\",secret=\"ka\"} 1",
+                "key_sealedsecret_items{fingerprint=\"A\",secret=\"ka\"} 1",
+                "key_sealedsecrets{fingerprint=\"B\",secret=\"kb\"} 2",
+                "key_sealedsecret_items{fingerprint=\"B\",secret=\"kb\"} 4",
+                "key_sealedsecrets{fingerprint=\"Z\",secret=\"\"} 1",
+            ],
+        );
+        // The unloaded key has no "decrypted since start" series.
+        assert!(!text.contains("key_unsealed_items{fingerprint=\"Z\""));
     }
 }
