@@ -139,12 +139,30 @@ pub fn bin(name: &str) -> PathBuf {
 }
 
 /// A free port on loopback.
+///
+/// Taken below the kernel's ephemeral range (`ip_local_port_range`, 32768 and up by
+/// default): a port from that range (what binding port 0 gives) can be handed out again as
+/// the source port of one of the many connections to the API server before the controller
+/// binds it, and the controller then fails with "Address already in use" (seen once in a
+/// full run). Ports are handed out in turn from a random start, each checked free by binding.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000; // 20000..32000
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        rand::random::<u32>() % SPAN,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
+    for _ in 0..SPAN {
+        let port = u16::try_from(LOW + NEXT.fetch_add(1, Ordering::AcqRel) % SPAN).unwrap();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {LOW}..{}", LOW + SPAN);
 }
 
 /// A kubeconfig (written to a temporary file, mode 0600) holding only a fresh token of the
