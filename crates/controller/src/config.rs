@@ -23,6 +23,48 @@ pub enum KeyOrderPriority {
 /// Key sizes generated (and decrypted) by aws-lc-rs, in constant time.
 pub const CONSTANT_TIME_KEY_SIZES: [usize; 4] = [2048, 3072, 4096, 8192];
 
+/// The per-object template budget: what the templates of one SealedSecret may use together.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TemplateBudgetFlags {
+    /// Evaluation steps that all `template.data` entries of one SealedSecret may use together
+    /// (bcrypt, hashes and big lists are charged by their cost).
+    #[arg(long = "template-max-steps", env = "SEALED_SECRETS_TEMPLATE_MAX_STEPS", default_value_t = gotemplate::DEFAULT_STEPS)]
+    steps: u64,
+    /// Bytes of values the templates of one SealedSecret may build together (charged before
+    /// allocating, never refunded).
+    #[arg(long = "template-max-alloc-bytes", env = "SEALED_SECRETS_TEMPLATE_MAX_ALLOC_BYTES", default_value_t = gotemplate::DEFAULT_ALLOC_BYTES)]
+    alloc_bytes: u64,
+    /// Bytes of output the templates of one SealedSecret may render together.
+    #[arg(long = "template-max-output-bytes", env = "SEALED_SECRETS_TEMPLATE_MAX_OUTPUT_BYTES", default_value_t = gotemplate::DEFAULT_OUTPUT_BYTES)]
+    output_bytes: u64,
+    /// Deepest nesting of a value (lists, dicts) a template may build.
+    #[arg(long = "template-max-depth", env = "SEALED_SECRETS_TEMPLATE_MAX_DEPTH", default_value_t = gotemplate::DEFAULT_VALUE_DEPTH)]
+    value_depth: usize,
+    /// Wall time the templates of one SealedSecret may take together (Go duration).
+    #[arg(long = "template-timeout", env = "SEALED_SECRETS_TEMPLATE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    time: Duration,
+}
+
+impl TemplateBudgetFlags {
+    /// The budget these flags describe.
+    pub fn limits(&self) -> gotemplate::Limits {
+        let Self {
+            steps,
+            alloc_bytes,
+            output_bytes,
+            value_depth,
+            time,
+        } = self.clone();
+        gotemplate::Limits {
+            steps,
+            alloc_bytes,
+            output_bytes,
+            value_depth,
+            time,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "sealed-secrets-controller",
@@ -96,32 +138,9 @@ pub struct Flags {
     )]
     pub accept_deprecated_v1_data: bool,
 
-    /// Evaluation steps that all `template.data` entries of one SealedSecret may use together
-    /// (bcrypt, hashes and big lists are charged by their cost).
-    #[arg(long, env = "SEALED_SECRETS_TEMPLATE_MAX_STEPS",
-          default_value_t = gotemplate::Limits::default().steps)]
-    pub template_max_steps: u64,
-
-    /// Bytes of values the templates of one SealedSecret may build together (charged before
-    /// allocating, never refunded).
-    #[arg(long, env = "SEALED_SECRETS_TEMPLATE_MAX_ALLOC_BYTES",
-          default_value_t = gotemplate::Limits::default().alloc_bytes)]
-    pub template_max_alloc_bytes: u64,
-
-    /// Bytes of output the templates of one SealedSecret may render together.
-    #[arg(long, env = "SEALED_SECRETS_TEMPLATE_MAX_OUTPUT_BYTES",
-          default_value_t = gotemplate::Limits::default().output_bytes)]
-    pub template_max_output_bytes: u64,
-
-    /// Deepest nesting of a value (lists, dicts) a template may build.
-    #[arg(long, env = "SEALED_SECRETS_TEMPLATE_MAX_DEPTH",
-          default_value_t = gotemplate::Limits::default().value_depth)]
-    pub template_max_depth: usize,
-
-    /// Wall time the templates of one SealedSecret may take together (Go duration).
-    #[arg(long, env = "SEALED_SECRETS_TEMPLATE_TIMEOUT", default_value = "2s",
-          value_parser = parse_duration)]
-    pub template_timeout: Duration,
+    /// The per-object template budget (`--template-*`).
+    #[command(flatten)]
+    pub template: TemplateBudgetFlags,
 
     /// Scan all namespaces or only the current namespace.
     #[arg(long, env = "SEALED_SECRETS_ALL_NAMESPACES", default_value = "true")]
@@ -397,17 +416,6 @@ impl Flags {
             }
         }
         Some(v)
-    }
-
-    /// The per-object template budget (`--template-*`).
-    pub fn template_limits(&self) -> gotemplate::Limits {
-        gotemplate::Limits {
-            steps: self.template_max_steps,
-            alloc_bytes: self.template_max_alloc_bytes,
-            output_bytes: self.template_max_output_bytes,
-            value_depth: self.template_max_depth,
-            time: self.template_timeout,
-        }
     }
 
     /// `--key-prefix` must be a valid generateName prefix.

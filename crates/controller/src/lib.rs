@@ -188,7 +188,7 @@ pub async fn run(flags: Flags) -> Result<()> {
     // HTTP first, so liveness passes during a slow start; readiness follows the keys and caches.
     let unseal_options = UnsealOptions {
         accept_deprecated_v1_data: flags.accept_deprecated_v1_data,
-        template_limits: flags.template_limits(),
+        template_limits: flags.template.limits(),
     };
     let api_state = Arc::new(ApiState {
         keys: keys.clone(),

@@ -25,7 +25,7 @@ fn definition_and_defaults() {
     assert_eq!(f.leader_elect_lease_name, "sealed-secrets-controller");
     f.validate().unwrap();
     assert!(!f.allow_non_constant_time_keys);
-    assert_eq!(f.template_limits(), gotemplate::Limits::default());
+    assert_eq!(f.template.limits(), gotemplate::Limits::default());
     let f = Flags::try_parse_from([
         "c",
         "--template-max-steps=7",
@@ -36,7 +36,7 @@ fn definition_and_defaults() {
     ])
     .unwrap();
     assert_eq!(
-        f.template_limits(),
+        f.template.limits(),
         gotemplate::Limits {
             steps: 7,
             alloc_bytes: 8,

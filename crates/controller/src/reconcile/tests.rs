@@ -117,13 +117,15 @@ impl Log {
     }
 }
 
-/// A `kube::Client` whose API server accepts Events and status writes of `ss` and answers
-/// every other request with `reply` (status code and JSON body; `None`: an unexpected request,
-/// answered with an error), and the log of what it received.
-fn mock_client(
+/// A context with `key` loaded whose API server accepts Events and status writes of `ss` and
+/// answers every other request with `reply` (given the method and path, and the body; it gives
+/// the status code and JSON body, or `None`: an unexpected request, answered with an error),
+/// and the log of what that API server received.
+fn mocked(
     ss: &SealedSecret,
-    reply: impl Fn(&Seen) -> Option<(u16, Value)> + Send + Sync + 'static,
-) -> (Client, Log) {
+    key: KeyEntry,
+    reply: impl Fn((&str, &str), &Value) -> Option<(u16, Value)> + Send + Sync + 'static,
+) -> (Arc<Context>, Log) {
     let ss = ss.clone();
     let (mock, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let log = Log::default();
@@ -143,7 +145,7 @@ fn mock_client(
                 body,
             };
             let (code, value) = common(&ss, &request)
-                .or_else(|| reply(&request))
+                .or_else(|| reply((request.method.as_str(), &request.path), &request.body))
                 .unwrap_or_else(|| api_error(500, "InternalError", "unexpected request"));
             seen.0.lock().unwrap().push(request);
             send.send_response(
@@ -155,7 +157,7 @@ fn mock_client(
             );
         }
     });
-    (Client::new(mock, "default"), log)
+    (context_with(Client::new(mock, "default"), key), log)
 }
 
 /// An API error as the API server sends it.
@@ -272,6 +274,14 @@ fn synced_of(status_patch: &Value) -> (String, Option<String>) {
     )
 }
 
+/// Checks that the Secret was created with the unsealed item, and the status says `Synced`.
+fn created_and_synced(log: &Log) {
+    let created = log.body(Method::POST, SECRETS);
+    assert_eq!(created["data"]["password"], "aHVudGVyMg==", "{created}");
+    let status = log.body(Method::PATCH, STATUS);
+    assert_eq!(synced_of(&status), ("True".to_string(), None));
+}
+
 /// Reconciles `ss` once, expecting success and no requeue, and checks the requests it made
 /// (see [`Log::calls`]).
 async fn reconciled(ss: &SealedSecret, ctx: &Arc<Context>, log: &Log, calls: &str) {
@@ -288,15 +298,14 @@ async fn conflict_on_create_then_owned_secret_is_updated() {
     let key = key();
     let fingerprint = key.key.fingerprint().to_string();
     let ss = sealed(&key);
-    let (client, log) = mock_client(&ss, move |req| {
-        Some(match (req.method.as_str(), req.path.as_str()) {
+    let (ctx, log) = mocked(&ss, key, move |route, body| {
+        Some(match route {
             ("POST", SECRETS) => api_error(409, "AlreadyExists", "secrets \"s\" already exists"),
             ("GET", SECRET) => (200, existing_secret(Some("uid-1"), false)),
-            ("PUT", SECRET) => (200, echo(&req.body, "8")),
+            ("PUT", SECRET) => (200, echo(body, "8")),
             _ => return None,
         })
     });
-    let ctx = context_with(client, key);
     reconciled(
         &ss,
         &ctx,
@@ -304,8 +313,7 @@ async fn conflict_on_create_then_owned_secret_is_updated() {
         "POST secrets, GET secret, PUT secret, POST events, PATCH status",
     )
     .await;
-    let created = log.body(Method::POST, SECRETS);
-    assert_eq!(created["data"]["password"], "aHVudGVyMg==");
+    created_and_synced(&log);
     let put = log.body(Method::PUT, SECRET);
     assert_eq!(put["metadata"]["resourceVersion"], "7", "{put}");
     assert_eq!(put["data"]["password"], "aHVudGVyMg==");
@@ -320,7 +328,6 @@ async fn conflict_on_create_then_owned_secret_is_updated() {
         (&json!("Normal"), &json!("Unsealed"))
     );
     let status = log.body(Method::PATCH, STATUS);
-    assert_eq!(synced_of(&status), ("True".to_string(), None));
     assert_eq!(status["status"]["observedGeneration"], 1);
     assert_eq!(
         status["status"]["keys"][0]["fingerprint"],
@@ -343,14 +350,13 @@ async fn a_trimmed_copy_is_read_again_before_decrypting() {
     sealed_secrets_core::reconcile::trim_for_cache(&mut cached);
     assert!(cached.spec.encrypted_data.is_empty());
     let full = serde_json::to_value(&newer).unwrap();
-    let (client, log) = mock_client(&ss, move |req| {
-        Some(match (req.method.as_str(), req.path.as_str()) {
+    let (ctx, log) = mocked(&ss, key, move |route, body| {
+        Some(match route {
             ("GET", SEALED) => (200, full.clone()),
-            ("POST", SECRETS) => (201, echo(&req.body, "8")),
+            ("POST", SECRETS) => (201, echo(body, "8")),
             _ => return None,
         })
     });
-    let ctx = context_with(client, key);
     reconciled(
         &cached,
         &ctx,
@@ -358,10 +364,7 @@ async fn a_trimmed_copy_is_read_again_before_decrypting() {
         "GET sealedsecret, POST secrets, POST events, PATCH status",
     )
     .await;
-    let created = log.body(Method::POST, SECRETS);
-    assert_eq!(created["data"]["password"], "aHVudGVyMg==");
-    let status = log.body(Method::PATCH, STATUS);
-    assert_eq!(synced_of(&status), ("True".to_string(), None));
+    created_and_synced(&log);
     let r = ObjectRef::from_obj(&cached);
     assert_eq!(
         ctx.synced().get(&r).map(|rec| rec.generation),
@@ -383,10 +386,9 @@ async fn a_trimmed_copy_of_a_gone_object_writes_nothing() {
         api_error(404, "NotFound", "sealedsecrets \"s\" not found"),
         (200, replaced),
     ] {
-        let (client, log) = mock_client(&ss, move |req| {
-            (req.method == Method::GET && req.path == SEALED).then(|| answer.clone())
+        let (ctx, log) = mocked(&ss, key(), move |route, _| {
+            (route == ("GET", SEALED)).then(|| answer.clone())
         });
-        let ctx = context_with(client, key());
         reconciled(&cached, &ctx, &log, "GET sealedsecret").await;
         assert!(ctx.synced().is_empty());
     }
@@ -399,14 +401,13 @@ async fn a_trimmed_copy_of_a_gone_object_writes_nothing() {
 async fn conflict_on_create_then_unowned_secret_is_left_alone() {
     let key = key();
     let ss = sealed(&key);
-    let (client, log) = mock_client(&ss, move |req| {
-        Some(match (req.method.as_str(), req.path.as_str()) {
+    let (ctx, log) = mocked(&ss, key, move |route, _| {
+        Some(match route {
             ("POST", SECRETS) => api_error(409, "AlreadyExists", "secrets \"s\" already exists"),
             ("GET", SECRET) => (200, existing_secret(None, false)),
             _ => return None,
         })
     });
-    let ctx = context_with(client, key);
     let ss = Arc::new(ss);
     let err = reconcile(ss.clone(), ctx.clone()).await.unwrap_err();
     assert!(matches!(err, Error::Unmanaged(_)), "{err:?}");
@@ -441,8 +442,8 @@ async fn immutable_secret_with_new_data_is_not_retried() {
         }]),
         keys: None,
     });
-    let (client, log) = mock_client(&ss, move |req| {
-        Some(match (req.method.as_str(), req.path.as_str()) {
+    let (ctx, log) = mocked(&ss, key, move |route, _| {
+        Some(match route {
             ("GET", SECRET) => (200, existing_secret(Some("uid-1"), true)),
             ("PUT", SECRET) => api_error(
                 422,
@@ -452,7 +453,6 @@ async fn immutable_secret_with_new_data_is_not_retried() {
             _ => return None,
         })
     });
-    let ctx = context_with(client, key);
     let ss = Arc::new(ss);
     let err = reconcile(ss.clone(), ctx.clone()).await.unwrap_err();
     assert!(matches!(err, Error::Immutable), "{err:?}");
@@ -481,10 +481,10 @@ async fn reconcile_in_sync_writes_nothing() {
     let ss = sealed(&key);
     let stored: Arc<Mutex<Option<Value>>> = Arc::default();
     let store = stored.clone();
-    let (client, log) = mock_client(&ss, move |req| {
-        Some(match (req.method.as_str(), req.path.as_str()) {
+    let (ctx, log) = mocked(&ss, key, move |route, body| {
+        Some(match route {
             ("POST", SECRETS) => {
-                let created = echo(&req.body, "5");
+                let created = echo(body, "5");
                 *store.lock().unwrap() = Some(created.clone());
                 (201, created)
             }
@@ -496,7 +496,6 @@ async fn reconcile_in_sync_writes_nothing() {
         })
     });
     // The first sync creates the Secret and writes the status.
-    let ctx = context_with(client.clone(), key);
     reconcile(Arc::new(ss.clone()), ctx.clone()).await.unwrap();
     let status = log.body(Method::PATCH, STATUS);
     let mut synced = ss.clone();
@@ -511,7 +510,7 @@ async fn reconcile_in_sync_writes_nothing() {
 
     // A new process (restart, new leader): the MAC on the Secret stands for its content.
     log.clear();
-    let fresh = context_with(client, key_again);
+    let fresh = context_with(ctx.client.clone(), key_again);
     reconciled(&synced, &fresh, &log, "GET secret").await;
     assert_eq!(fresh.metrics.decryptions.get(), 0, "no RSA operation");
     assert_eq!(decryptions, 1, "only the first sync decrypted");
@@ -525,17 +524,16 @@ async fn failed_writes_back_off_then_wait_for_a_change() {
     let ss = sealed(&key);
     let failing = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let fail = failing.clone();
-    let (client, log) = mock_client(&ss, move |req| {
-        Some(match (req.method.as_str(), req.path.as_str()) {
+    let (ctx, log) = mocked(&ss, key, move |route, body| {
+        Some(match route {
             ("POST", SECRETS) if fail.load(Ordering::SeqCst) => {
                 api_error(500, "InternalError", "etcd is down")
             }
-            ("POST", SECRETS) => (201, echo(&req.body, "3")),
+            ("POST", SECRETS) => (201, echo(body, "3")),
             ("GET", SECRET) => api_error(404, "NotFound", "secrets \"s\" not found"),
             _ => return None,
         })
     });
-    let ctx = context_with(client, key);
     let ss = Arc::new(ss);
     let mut actions = Vec::new();
     for attempt in 0..4 {
