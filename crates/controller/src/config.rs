@@ -28,39 +28,32 @@ pub const CONSTANT_TIME_KEY_SIZES: [usize; 4] = [2048, 3072, 4096, 8192];
 pub struct TemplateBudgetFlags {
     /// Evaluation steps that all `template.data` entries of one SealedSecret may use together
     /// (bcrypt, hashes and big lists are charged by their cost).
-    #[arg(long = "template-max-steps", env = "SEALED_SECRETS_TEMPLATE_MAX_STEPS", default_value_t = gotemplate::DEFAULT_STEPS)]
-    steps: u64,
+    #[arg(long, env = "SEALED_SECRETS_TEMPLATE_MAX_STEPS", default_value_t = gotemplate::DEFAULT_STEPS)]
+    template_max_steps: u64,
     /// Bytes of values the templates of one SealedSecret may build together (charged before
     /// allocating, never refunded).
-    #[arg(long = "template-max-alloc-bytes", env = "SEALED_SECRETS_TEMPLATE_MAX_ALLOC_BYTES", default_value_t = gotemplate::DEFAULT_ALLOC_BYTES)]
-    alloc_bytes: u64,
+    #[arg(long, env = "SEALED_SECRETS_TEMPLATE_MAX_ALLOC_BYTES", default_value_t = gotemplate::DEFAULT_ALLOC_BYTES)]
+    template_max_alloc_bytes: u64,
     /// Bytes of output the templates of one SealedSecret may render together.
-    #[arg(long = "template-max-output-bytes", env = "SEALED_SECRETS_TEMPLATE_MAX_OUTPUT_BYTES", default_value_t = gotemplate::DEFAULT_OUTPUT_BYTES)]
-    output_bytes: u64,
+    #[arg(long, env = "SEALED_SECRETS_TEMPLATE_MAX_OUTPUT_BYTES", default_value_t = gotemplate::DEFAULT_OUTPUT_BYTES)]
+    template_max_output_bytes: u64,
     /// Deepest nesting of a value (lists, dicts) a template may build.
-    #[arg(long = "template-max-depth", env = "SEALED_SECRETS_TEMPLATE_MAX_DEPTH", default_value_t = gotemplate::DEFAULT_VALUE_DEPTH)]
-    value_depth: usize,
+    #[arg(long, env = "SEALED_SECRETS_TEMPLATE_MAX_DEPTH", default_value_t = gotemplate::DEFAULT_VALUE_DEPTH)]
+    template_max_depth: usize,
     /// Wall time the templates of one SealedSecret may take together (Go duration).
-    #[arg(long = "template-timeout", env = "SEALED_SECRETS_TEMPLATE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
-    time: Duration,
+    #[arg(long, env = "SEALED_SECRETS_TEMPLATE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    template_timeout: Duration,
 }
 
 impl TemplateBudgetFlags {
     /// The budget these flags describe.
     pub fn limits(&self) -> gotemplate::Limits {
-        let Self {
-            steps,
-            alloc_bytes,
-            output_bytes,
-            value_depth,
-            time,
-        } = self.clone();
         gotemplate::Limits {
-            steps,
-            alloc_bytes,
-            output_bytes,
-            value_depth,
-            time,
+            steps: self.template_max_steps,
+            alloc_bytes: self.template_max_alloc_bytes,
+            output_bytes: self.template_max_output_bytes,
+            value_depth: self.template_max_depth,
+            time: self.template_timeout,
         }
     }
 }
