@@ -445,14 +445,24 @@ mod tests {
         assert!(!m.encode().contains("name=\"a\""));
     }
 
-    /// Refreshes the per-key gauges with `loaded` keys and checks that the exposition has
-    /// each of `series` (without the `sealed_secrets_controller_` prefix); returns it.
-    fn refreshed(m: &Metrics, loaded: &BTreeMap<String, (String, u64)>, series: &[&str]) -> String {
+    /// Refreshes the per-key gauges with `loaded` keys and checks, for each of `counts`
+    /// (fingerprint, key Secret, SealedSecrets, items), the two series of that key; returns the
+    /// exposition.
+    fn refreshed(
+        m: &Metrics,
+        loaded: &BTreeMap<String, (String, u64)>,
+        counts: &[(&str, &str, u32, u32)],
+    ) -> String {
         m.refresh_keys(loaded);
         let text = m.encode();
-        for s in series {
-            let line = format!("sealed_secrets_controller_{s}");
-            assert!(text.contains(&line), "missing {line} in\n{text}");
+        for (fp, secret, sealedsecrets, items) in counts {
+            let labels = format!("{{fingerprint=\"{fp}\",secret=\"{secret}\"}}");
+            for line in [
+                format!("sealed_secrets_controller_key_sealedsecrets{labels} {sealedsecrets}"),
+                format!("sealed_secrets_controller_key_sealedsecret_items{labels} {items}"),
+            ] {
+                assert!(text.contains(&line), "missing {line} in\n{text}");
+            }
         }
         text
     }
@@ -474,32 +484,14 @@ mod tests {
         m.seed_keys("ns", "b-only", &[u("B", &["v"])]);
         // A stale status never overrides what an unseal found.
         m.seed_keys("ns", "mixed", &[u("C", &["x"])]);
-        let text = refreshed(
-            &m,
-            &loaded,
-            &[
-                "key_sealedsecrets{fingerprint=\"A\",secret=\"ka\"} 2",
-                "key_sealedsecrets{fingerprint=\"B\",secret=\"kb\"} 2",
-                "key_sealedsecret_items{fingerprint=\"A\",secret=\"ka\"} 3",
-                "key_sealedsecret_items{fingerprint=\"B\",secret=\"kb\"} 3",
-            ],
-        );
+        let text = refreshed(&m, &loaded, &[("A", "ka", 2, 3), ("B", "kb", 2, 3)]);
         assert!(!text.contains("fingerprint=\"C\""));
         // Re-encrypted with B, then a deletion; a record naming an unloaded key shows up.
         m.record_keys("ns", "a-only", &[u("B", &["p", "q"])]);
         m.forget("ns", "b-only", "");
         m.record_keys("ns", "old", &[u("Z", &["k"])]);
-        let text = refreshed(
-            &m,
-            &loaded,
-            &[
-                "key_sealedsecrets{fingerprint=\"A\",secret=\"ka\"} 1",
-                "key_sealedsecret_items{fingerprint=\"A\",secret=\"ka\"} 1",
-                "key_sealedsecrets{fingerprint=\"B\",secret=\"kb\"} 2",
-                "key_sealedsecret_items{fingerprint=\"B\",secret=\"kb\"} 4",
-                "key_sealedsecrets{fingerprint=\"Z\",secret=\"\"} 1",
-            ],
-        );
+        let counts = [("A", "ka", 1, 1), ("B", "kb", 2, 4), ("Z", "", 1, 1)];
+        let text = refreshed(&m, &loaded, &counts);
         // The unloaded key has no "decrypted since start" series.
         assert!(!text.contains("key_unsealed_items{fingerprint=\"Z\""));
     }
