@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 use sealed_secrets_core::codec::{self, Format};
 use sealed_secrets_core::{Scope, SealedSecret};
 
-/// The HTTP API's body parser (crates/controller/src/http.rs `parse_body`).
+/// The HTTP API's body parser (crates/controller/src/api.rs `parse_body`).
 fn http_body(input: &[u8]) -> Option<SealedSecret> {
     let value = codec::parse_single(input).ok()?;
     if value.get("kind").and_then(|k| k.as_str()) != Some("SealedSecret") {

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use kube::runtime::watcher;
 use tracing::{error, info, warn};
 
-use crate::http::Readiness;
+use crate::api::Readiness;
 
 /// The watches that currently fail. Readiness's `caches_synced` is true only when none does.
 #[derive(Default)]

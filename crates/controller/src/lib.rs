@@ -1,11 +1,11 @@
 //! The Sealed Secrets controller: a thin adapter between the Kubernetes API and
 //! `sealed_secrets_core`.
 
+pub mod api;
 pub mod config;
 pub mod error;
 pub mod events;
 mod health;
-pub mod http;
 pub mod keys;
 pub mod leader;
 mod lifecycle;
@@ -27,9 +27,9 @@ use sealed_secrets_core::UnsealOptions;
 use tokio::sync::watch;
 use tracing::{error, info};
 
+use crate::api::{ApiState, RateLimiter, Readiness};
 use crate::config::Flags;
 use crate::health::WatchHealth;
-use crate::http::{ApiState, RateLimiter, Readiness};
 use crate::keys::KeyRegistry;
 use crate::leader::{Elector, Fence, LeaderConfig};
 use crate::lifecycle::{ensure_key, renew_keys, wait_for_keys, watch_keys};
@@ -196,13 +196,13 @@ pub async fn run(flags: Flags) -> Result<()> {
         ready: ready.clone(),
         limiter: RateLimiter::new(flags.rate_limit, flags.rate_limit_burst),
         unseal_options,
-        inflight: http::Inflight::new(flags.max_inflight, flags.inflight_wait),
+        inflight: api::Inflight::new(flags.max_inflight, flags.inflight_wait),
         min_key: min_key.map(|m| m.time),
     });
     let api_addr = config::socket_addr(&flags.listen_addr).map_err(|e| anyhow!(e))?;
     let metrics_addr = config::socket_addr(&flags.listen_metrics_addr).map_err(|e| anyhow!(e))?;
-    let api = http::api_router(api_state, flags.write_timeout.max(flags.read_timeout));
-    let metrics_app = http::metrics_router(metrics.clone(), keys.clone());
+    let api = api::router(api_state, flags.write_timeout.max(flags.read_timeout));
+    let metrics_app = api::metrics_router(metrics.clone(), keys.clone());
     let api_listener = tokio::net::TcpListener::bind(api_addr)
         .await
         .with_context(|| format!("cannot listen on {api_addr}"))?;
@@ -242,7 +242,7 @@ pub async fn run(flags: Flags) -> Result<()> {
             unseal_options,
             cutoff,
             limiter: RateLimiter::new(flags.webhook_rate_limit, flags.webhook_rate_limit_burst),
-            inflight: http::Inflight::new(flags.max_inflight, flags.inflight_wait),
+            inflight: api::Inflight::new(flags.max_inflight, flags.inflight_wait),
         });
         let cfg = webhook::CertConfig {
             namespace: namespace.clone(),

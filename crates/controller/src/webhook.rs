@@ -37,7 +37,7 @@ pub mod cert;
 
 pub use cert::{CertConfig, CertSlot, acceptor, hosts, maintain};
 
-use crate::http::{Inflight, MAX_BODY, RateLimiter};
+use crate::api::{Inflight, MAX_BODY, RateLimiter};
 use crate::keys::KeyRegistry;
 
 /// The path the ValidatingWebhookConfiguration calls.

@@ -135,7 +135,7 @@ pub struct ApiState {
 }
 
 /// The API router (`--listen-addr`). `timeout` bounds each request, body read included.
-pub fn api_router(state: Arc<ApiState>, timeout: Duration) -> Router {
+pub fn router(state: Arc<ApiState>, timeout: Duration) -> Router {
     // `route_layer` on the method routers: the limiter runs for POST only, never for the 405
     // of another method, and never for the 404 of an unknown path.
     let limit = || middleware::from_fn_with_state(state.clone(), rate_limit);
@@ -457,7 +457,7 @@ mod tests {
 
     fn app(state: Arc<ApiState>) -> Router {
         let peer = SocketAddr::from(([10, 0, 0, 1], 1234));
-        api_router(state, Duration::from_secs(5))
+        router(state, Duration::from_secs(5))
             .layer(axum::extract::connect_info::MockConnectInfo(peer))
     }
 
