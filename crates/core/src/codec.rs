@@ -170,6 +170,14 @@ pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, serde_saphyr::ser::Err
     Ok(s)
 }
 
+/// The generated CustomResourceDefinition as YAML (what `deploy/crd.yaml` holds).
+pub fn crd_yaml() -> Result<String, serde_saphyr::ser::Error> {
+    use kube::CustomResourceExt;
+    let crd = SealedSecret::crd();
+    let value = serde_json::to_value(&crd).unwrap_or_default();
+    to_yaml(&value)
+}
+
 /// One object in the given output format: JSON pretty-printed, YAML preceded by `---`.
 pub fn render<T: Serialize>(value: &T, format: Format) -> Result<String, CodecError> {
     match format {

@@ -18,29 +18,13 @@ use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use rand::Rng;
 use zeroize::Zeroizing;
 
+use crate::crypto_error::{DecryptError, EncryptError};
 use crate::keys::{PrivateKey, PublicKey};
 
 /// Length of the AES-256 session key.
 pub const SESSION_KEY_LEN: usize = 32;
 const GCM_NONCE: [u8; 12] = [0u8; 12];
 const GCM_TAG_LEN: usize = 16;
-
-/// The single error for every way an item can fail to decrypt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("no key could decrypt secret")]
-pub struct DecryptError;
-
-/// Encryption can only fail when the RSA key cannot hold a session key (absurdly small
-/// modulus) or when the system random number generator fails.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EncryptError {
-    #[error("RSA encryption of the session key failed: {0}")]
-    Rsa(String),
-    #[error("AES-GCM encryption failed")]
-    Aead,
-    #[error("RSA ciphertext too long for the 2-byte length prefix")]
-    TooLong,
-}
 
 /// Encrypts `plaintext` for `key` with the given OAEP `label` (see [`crate::scope`]).
 pub fn hybrid_encrypt(

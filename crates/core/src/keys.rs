@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use x509_cert::der::{Decode, Encode};
 use zeroize::Zeroizing;
 
-use crate::crypto::{DecryptError, EncryptError};
+use crate::crypto_error::{DecryptError, EncryptError};
 use crate::pem;
 
 /// Default RSA key size, as upstream.

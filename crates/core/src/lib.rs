@@ -7,6 +7,7 @@
 
 pub mod codec;
 pub mod crypto;
+pub mod crypto_error;
 pub mod duration;
 pub mod flags;
 pub mod keyfile;
@@ -24,7 +25,8 @@ pub mod types;
 pub mod unseal;
 pub mod validate;
 
-pub use crypto::{DecryptError, EncryptError, hybrid_decrypt, hybrid_decrypt_any, hybrid_encrypt};
+pub use crypto::{hybrid_decrypt, hybrid_decrypt_any, hybrid_encrypt};
+pub use crypto_error::{DecryptError, EncryptError};
 pub use keys::{Backend, Certificate, KeyError, PrivateKey, PublicKey};
 pub use reseal::{ResealError, reencrypt};
 pub use scope::Scope;

@@ -22,7 +22,7 @@ pub enum ResealError {
     #[error(transparent)]
     Unseal(#[from] UnsealError),
     #[error(transparent)]
-    Encrypt(#[from] crate::crypto::EncryptError),
+    Encrypt(#[from] crate::crypto_error::EncryptError),
 }
 
 /// Returns a copy of `ss` whose ciphertexts are re-encrypted for `new_key`. Status and

@@ -9,7 +9,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use zeroize::Zeroizing;
 
 use crate::annotations::LAST_APPLIED;
-use crate::crypto::{EncryptError, hybrid_encrypt};
+use crate::crypto::hybrid_encrypt;
+use crate::crypto_error::EncryptError;
 use crate::keys::PublicKey;
 use crate::scope::Scope;
 use crate::types::{SealedSecret, SealedSecretSpec, SecretTemplateSpec};

@@ -239,14 +239,6 @@ fn template_metadata_schema(_: &mut schemars::SchemaGenerator) -> schemars::Sche
     }))
 }
 
-/// The generated CustomResourceDefinition as YAML (what `deploy/crd.yaml` holds).
-pub fn crd_yaml() -> Result<String, serde_saphyr::ser::Error> {
-    use kube::CustomResourceExt;
-    let crd = SealedSecret::crd();
-    let value = serde_json::to_value(&crd).unwrap_or_default();
-    crate::codec::to_yaml(&value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use std::path::Path;
 #[test]
 fn committed_crd_matches_types() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crd.yaml");
-    let generated = sealed_secrets_core::types::crd_yaml().unwrap();
+    let generated = sealed_secrets_core::codec::crd_yaml().unwrap();
     let committed = std::fs::read_to_string(&path).unwrap();
     assert!(
         committed == generated,
