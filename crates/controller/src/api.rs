@@ -263,7 +263,7 @@ async fn keys(State(state): State<Arc<ApiState>>) -> Response {
 
 fn parse_body(body: &[u8]) -> Result<SealedSecret, String> {
     let value = codec::parse_single(body).map_err(|e| e.to_string())?;
-    if value.get("kind").and_then(|k| k.as_str()) != Some("SealedSecret") {
+    if codec::kind(&value, "SealedSecret") != codec::Kind::Expected {
         return Err("the body must be a single SealedSecret".into());
     }
     serde_json::from_value(value).map_err(|_| "the body is not a valid SealedSecret".into())

@@ -446,10 +446,7 @@ pub(crate) async fn delete_owned_secret(client: Client, ss: SealedSecret) {
     };
     let api: Api<Secret> = Api::namespaced(client, &ns);
     if let Ok(Some(s)) = api.get_metadata_opt(&ss.name_any()).await {
-        let owned = s.metadata.owner_references.as_ref().is_some_and(|refs| {
-            refs.iter()
-                .any(|r| r.controller == Some(true) && r.uid == uid)
-        });
+        let owned = sealed_secrets_core::reconcile::is_controlled_by(&s.metadata, &uid);
         if owned && let Err(e) = api.delete(&ss.name_any(), &DeleteParams::default()).await {
             warn!(namespace = %ns, name = %ss.name_any(), error = %e, "cannot delete Secret");
         }

@@ -134,6 +134,30 @@ pub fn decode_base64_like_go(value: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     decoded.ok().map(Zeroizing::new)
 }
 
+/// What a manifest's `kind` says, against the kind a reader expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// The expected kind.
+    Expected,
+    /// No `kind` (or `null`); upstream's decoders accept that where the type is known.
+    Missing,
+    /// Another kind.
+    Other(String),
+    /// A `kind` that is not a string.
+    NotAString,
+}
+
+/// The one check of a manifest's `kind`, for every reader of manifests (kubeseal's inputs,
+/// sealing, the controller's HTTP API); each decides whether a missing kind will do.
+pub fn kind(value: &serde_json::Value, expected: &str) -> Kind {
+    match value.get("kind") {
+        None | Some(serde_json::Value::Null) => Kind::Missing,
+        Some(serde_json::Value::String(k)) if k == expected => Kind::Expected,
+        Some(serde_json::Value::String(k)) => Kind::Other(k.clone()),
+        Some(_) => Kind::NotAString,
+    }
+}
+
 /// Parses exactly one object (used for `--merge-into`, `--recovery-unseal`, HTTP bodies).
 pub fn parse_single(input: &[u8]) -> Result<serde_json::Value, CodecError> {
     let mut docs = parse_documents(input)?;

@@ -3,7 +3,7 @@
 //! `observedGeneration`) must be written.
 
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 use crate::annotations::{MANAGED, PATCH};
 use crate::types::{
@@ -72,16 +72,13 @@ fn annotation_true(secret: &Secret, key: &str) -> bool {
         .is_some_and(|v| v == "true")
 }
 
-/// True if `secret` is controlled by the SealedSecret with `owner_uid`.
-pub fn is_controlled_by(secret: &Secret, owner_uid: &str) -> bool {
-    secret
-        .metadata
-        .owner_references
-        .as_ref()
-        .is_some_and(|refs| {
-            refs.iter()
-                .any(|r| r.controller == Some(true) && r.uid == owner_uid)
-        })
+/// True if the object with `meta` (a Secret, or just its metadata) is controlled by the
+/// SealedSecret with `owner_uid`: the one owner check, for reconciling and for deleting.
+pub fn is_controlled_by(meta: &ObjectMeta, owner_uid: &str) -> bool {
+    meta.owner_references.as_ref().is_some_and(|refs| {
+        refs.iter()
+            .any(|r| r.controller == Some(true) && r.uid == owner_uid)
+    })
 }
 
 /// Decides how to bring `existing` to `desired` (upstream's rules):
@@ -102,7 +99,7 @@ pub fn plan_secret(
     };
     let managed = annotation_true(existing, MANAGED);
     let patch = annotation_true(existing, PATCH);
-    if !is_controlled_by(existing, owner_uid) && !managed && !patch {
+    if !is_controlled_by(&existing.metadata, owner_uid) && !managed && !patch {
         return Err(Unmanaged(
             existing.metadata.name.clone().unwrap_or_default(),
         ));

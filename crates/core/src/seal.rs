@@ -9,6 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use zeroize::Zeroizing;
 
 use crate::annotations::LAST_APPLIED;
+use crate::codec::Kind;
 use crate::crypto::hybrid_encrypt;
 use crate::crypto_error::EncryptError;
 use crate::keys::PublicKey;
@@ -68,15 +69,14 @@ impl InputSecret {
     /// Reads a Secret from a JSON value, checking `kind` and every item. A missing `kind` is
     /// accepted like upstream; any other kind is refused.
     pub fn from_value(mut value: serde_json::Value) -> Result<Self, SealError> {
+        match crate::codec::kind(&value, "Secret") {
+            Kind::Expected | Kind::Missing => {}
+            Kind::Other(k) => return Err(SealError::NotASecret(k)),
+            Kind::NotAString => return Err(SealError::NotASecret("<not a string>".into())),
+        }
         let obj = value
             .as_object_mut()
             .ok_or_else(|| SealError::InvalidSecret("not an object".into()))?;
-        match obj.get("kind") {
-            None | Some(serde_json::Value::Null) => {}
-            Some(serde_json::Value::String(k)) if k == "Secret" => {}
-            Some(serde_json::Value::String(k)) => return Err(SealError::NotASecret(k.clone())),
-            Some(_) => return Err(SealError::NotASecret("<not a string>".into())),
-        }
         let mut items = BTreeMap::new();
         take_items(obj, "data", SealError::DataNotString, &mut items, |k, s| {
             let s = Zeroizing::new(s);

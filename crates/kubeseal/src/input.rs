@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use anyhow::{Context, Result, anyhow, bail};
-use sealed_secrets_core::codec;
+use sealed_secrets_core::codec::{self, Kind};
 use sealed_secrets_core::keyfile::{dedup, private_keys_from_bytes};
 use sealed_secrets_core::{Backend, PrivateKey, SealedSecret};
 use zeroize::Zeroizing;
@@ -50,11 +50,10 @@ impl Input {
 /// Reads a SealedSecret, refusing objects of another kind (like upstream's typed decoder) so
 /// that a plain Secret or anything else is reported as such. A missing `kind` is accepted.
 pub fn sealed_secret_from_value(doc: serde_json::Value, what: &str) -> Result<SealedSecret> {
-    match doc.get("kind") {
-        None | Some(serde_json::Value::Null) => {}
-        Some(serde_json::Value::String(k)) if k == "SealedSecret" => {}
-        Some(serde_json::Value::String(k)) => bail!("{what} is not a SealedSecret (kind {k:?})"),
-        Some(_) => bail!("{what} is not a SealedSecret (kind is not a string)"),
+    match codec::kind(&doc, "SealedSecret") {
+        Kind::Expected | Kind::Missing => {}
+        Kind::Other(k) => bail!("{what} is not a SealedSecret (kind {k:?})"),
+        Kind::NotAString => bail!("{what} is not a SealedSecret (kind is not a string)"),
     }
     serde_json::from_value::<SealedSecret>(doc)
         .map_err(|e| anyhow!("{what} is not a valid SealedSecret: {e}"))

@@ -84,7 +84,7 @@ fn managed_takes_ownership() {
     let SecretAction::Update(s) = plan_secret(Some(&existing), desired, "u").unwrap() else {
         panic!()
     };
-    assert!(is_controlled_by(&s, "u"));
+    assert!(is_controlled_by(&s.metadata, "u"));
     assert!(!s.data.as_ref().unwrap().contains_key("a"));
 }
 
@@ -116,7 +116,7 @@ fn patch_merges_and_keeps_ownership_unless_managed() {
     let SecretAction::Update(s) = plan_secret(Some(&both), desired, "u").unwrap() else {
         panic!()
     };
-    assert!(is_controlled_by(&s, "u"));
+    assert!(is_controlled_by(&s.metadata, "u"));
     assert_eq!(s.data.as_ref().unwrap()["keep"].0, b"1");
 }
 
