@@ -506,4 +506,21 @@ mod tests {
         drop(held);
         assert_eq!(call(&app, "POST", "/v1/verify").await.status(), 400);
     }
+
+    #[test]
+    fn only_a_sealedsecret_body_is_read() {
+        let ss = br#"{"apiVersion":"bitnami.com/v1alpha1","kind":"SealedSecret","metadata":{"name":"s"},"spec":{"encryptedData":{}}}"#;
+        assert!(parse_body(ss).is_ok());
+        for body in [
+            r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"}}"#,
+            r#"{"metadata":{"name":"s"},"spec":{"encryptedData":{}}}"#,
+            r#"{"kind":1,"metadata":{"name":"s"},"spec":{"encryptedData":{}}}"#,
+        ] {
+            assert_eq!(
+                parse_body(body.as_bytes()).unwrap_err(),
+                "the body must be a single SealedSecret",
+                "{body}"
+            );
+        }
+    }
 }

@@ -236,6 +236,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn kind_is_told_apart() {
+        use serde_json::json;
+        let k = |v: serde_json::Value| kind(&v, "Secret");
+        assert_eq!(k(json!({"kind": "Secret"})), Kind::Expected);
+        assert_eq!(k(json!({})), Kind::Missing);
+        assert_eq!(k(json!({"kind": null})), Kind::Missing);
+        assert_eq!(k(json!("not an object")), Kind::Missing);
+        assert_eq!(k(json!({"kind": "secret"})), Kind::Other("secret".into()));
+        assert_eq!(k(json!({"kind": 7})), Kind::NotAString);
+    }
+
+    #[test]
     fn json_stream_and_yaml_multi_doc() {
         let json = br#"{"a":1} {"b":2}
         {"c":3}"#;
